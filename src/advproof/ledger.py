@@ -1,0 +1,359 @@
+"""Run claim checks, compute statuses, and render badges, the ledger page and the errata page.
+
+Status is computed, never typed (foundation issue §2):
+
+* ``failing``: some check did not pass, or some negative control was not rejected;
+* ``corrected``: the printed form is refuted by a counterexample (a ``refutes=True`` check) and
+  the corrected form is verified by at least one other check;
+* ``refuted``: the printed form is refuted and no corrected form is checked;
+* ``verified``: every check passed and every control was rejected;
+* ``not yet checked``: the claim has no check (of the kinds that were run).
+
+A check that raises something other than :class:`~advproof.claims.CheckFailed` is a bug in the
+check: it counts as not passed, and an erroring control does not count as rejected.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from advproof.claims import CHECK_KINDS, Check, CheckFailed, Claim, Registry, load_registry
+
+STATUSES = ("verified", "corrected", "refuted", "failing", "not yet checked")
+#: Kinds that ``advproof verify`` runs by default: fast, float64, no data beyond the embedded set.
+DEFAULT_KINDS = ("symbolic", "numeric", "step")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check and of its negative control (field names are a public API)."""
+
+    name: str
+    kind: str
+    passed: bool
+    control_rejected: bool
+    seconds: float
+    detail: str
+    control_detail: str
+    control_label: str
+    refutes: bool
+    tolerance: float | None
+
+    @property
+    def ok(self) -> bool:
+        """The check counts only if it passed and its control was rejected."""
+        return self.passed and self.control_rejected
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A claim with the results of the checks that were run and its computed status."""
+
+    claim: Claim
+    status: str
+    checks: tuple[CheckResult, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The claim's entry of ``advproof verify --json``."""
+        return {
+            "id": self.claim.id,
+            "title": self.claim.title,
+            "sources": list(self.claim.sources),
+            "status": self.status,
+            "uses": list(self.claim.uses),
+            "checks": [
+                {k: v for k, v in asdict(r).items() if k not in ("control_detail",)}
+                | {"seconds": round(r.seconds, 4)}
+                for r in self.checks
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Results of a verification run over a registry."""
+
+    claims: tuple[ClaimResult, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """True iff no claim is failing (a refuted printed form is a finding, not a failure)."""
+        return all(c.status != "failing" for c in self.claims)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per status, as in the JSON ``summary`` object."""
+        counts = {s: sum(c.status == s for c in self.claims) for s in STATUSES}
+        return {
+            "claims": len(self.claims),
+            "verified": counts["verified"],
+            "corrected": counts["corrected"],
+            "refuted": counts["refuted"],
+            "failing": counts["failing"],
+            "not_checked": counts["not yet checked"],
+            "checks": sum(len(c.checks) for c in self.claims),
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"claims": [...], "summary": {...}}`` (field names are a public API)."""
+        return {"claims": [c.to_json() for c in self.claims], "summary": self.summary()}
+
+
+def _outcome(check: Check, candidate: Any) -> tuple[bool, str]:
+    """Run the property test on one candidate: (holds, detail). Bugs do not count as holding."""
+    try:
+        detail = check.fn(candidate)
+    except CheckFailed as err:
+        return False, str(err) or "property does not hold"
+    except Exception as err:  # a bug in the check, reported as such
+        last = traceback.format_exception_only(type(err), err)[-1].strip()
+        return False, f"ERROR in check: {last}"
+    return True, "" if detail is None else str(detail)
+
+
+def run_check(check: Check) -> CheckResult:
+    """Run a check on its subject and on its negative control.
+
+    For ``refutes=True`` the check passes when the subject (the printed form) is refuted, and
+    the control (the corrected form) is rejected when it is *not* refuted.
+    """
+    start = time.perf_counter()
+    holds, detail = _outcome(check, check.subject)
+    control_holds, control_detail = _outcome(check, check.control)
+    seconds = time.perf_counter() - start
+    if check.refutes:
+        passed = not holds and not detail.startswith("ERROR")
+        control_rejected = control_holds
+    else:
+        passed = holds
+        control_rejected = not control_holds and not control_detail.startswith("ERROR")
+    return CheckResult(
+        name=check.name, kind=check.kind, passed=passed, control_rejected=control_rejected,
+        seconds=seconds, detail=detail, control_detail=control_detail,
+        control_label=check.control_label, refutes=check.refutes, tolerance=check.tolerance,
+    )
+
+
+def claim_status(claim: Claim, results: Sequence[CheckResult]) -> str:
+    """The computed status of a claim from the results of its checks (see module docstring)."""
+    if not results:
+        return "not yet checked"
+    if not all(r.ok for r in results):
+        return "failing"
+    if any(r.refutes for r in results):
+        return "corrected" if any(not r.refutes for r in results) else "refuted"
+    return "verified"
+
+
+def run_claim(claim: Claim, kinds: Sequence[str] | None = None) -> ClaimResult:
+    """Run the checks of ``claim`` whose kind is in ``kinds`` (all kinds when ``None``)."""
+    selected = [c for c in claim.checks if kinds is None or c.kind in kinds]
+    results = tuple(run_check(c) for c in selected)
+    return ClaimResult(claim, claim_status(claim, results), results)
+
+
+def verify(
+    registry: Registry, *, only: str | None = None, kinds: Sequence[str] | None = DEFAULT_KINDS
+) -> Report:
+    """Run every selected check of every selected claim (float64, CPU) and collect a report."""
+    for kind in kinds or ():
+        if kind not in CHECK_KINDS:
+            raise ValueError(f"unknown check kind {kind!r}; choose from {CHECK_KINDS}")
+    start = time.perf_counter()
+    results = tuple(run_claim(c, kinds) for c in registry.select(only))
+    return Report(results, time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# Badges (notebooks)
+
+_COLOURS = {"verified": "#1a7f37", "corrected": "#9a6700", "refuted": "#9a6700",
+            "failing": "#cf222e", "not yet checked": "#57606a"}
+
+
+def _mark(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+class Badge:
+    """A claim's status and its checks, displayed beside the statement in a chapter.
+
+    The text form (what nbval compares) holds no timings, so stored outputs are deterministic;
+    a failing check prints ``FAIL``, so a stored ``PASS`` no longer matches and nbval fails.
+    """
+
+    def __init__(self, result: ClaimResult) -> None:
+        self.result = result
+
+    @property
+    def ok(self) -> bool:
+        """True unless the claim is failing."""
+        return self.result.status != "failing"
+
+    def _rows(self) -> list[tuple[str, str, str, str, str]]:
+        rows = []
+        for r in self.result.checks:
+            role = "refutes printed form" if r.refutes else r.kind
+            control = "rejected" if r.control_rejected else "NOT REJECTED"
+            rows.append((_mark(r.ok), r.name, role, f"control ({r.control_label}): {control}",
+                         r.detail))
+        return rows
+
+    def __repr__(self) -> str:
+        c = self.result.claim
+        head = f"[{self.result.status.upper()}] {c.id}: {c.title} ({'; '.join(c.sources)})"
+        lines = [head] + [f"  {m} {n} [{k}] {ctl}\n      {d}" for m, n, k, ctl, d in self._rows()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        c, status = self.result.claim, self.result.status
+        colour = _COLOURS[status]
+        rows = "".join(
+            f"<tr><td><b style='color:{'#1a7f37' if m == 'PASS' else '#cf222e'}'>{m}</b></td>"
+            f"<td><code>{html.escape(n)}</code></td><td>{html.escape(k)}</td>"
+            f"<td>{html.escape(ctl)}</td><td>{html.escape(d)}</td></tr>"
+            for m, n, k, ctl, d in self._rows()
+        )
+        return (
+            f"<div class='advproof-badge'><span style='background:{colour};color:white;"
+            f"padding:2px 8px;border-radius:4px;font-weight:bold'>{status.upper()}</span> "
+            f"<code>{html.escape(c.id)}</code> {html.escape(c.title)}"
+            f"<table><tr><th></th><th>check</th><th>kind</th><th>negative control</th>"
+            f"<th>measured</th></tr>{rows}</table></div>"
+        )
+
+
+@functools.cache
+def default_registry() -> Registry:
+    """The book's registry, loaded once per process (a pure function of the installed code)."""
+    return load_registry()
+
+
+def show(claim_id: str, *, registry: Registry | None = None, kinds: Sequence[str] | None = None,
+         strict: bool = True) -> Badge:
+    """Run a claim's checks and return its badge: ``ledger.show("cheng.lemma1")`` in a chapter.
+
+    With ``strict`` (the default) a failing claim also raises, so the cell errors and the
+    notebook run (nbval, papermill, ``make notebooks``) stops on it, loudly.
+    """
+    registry = registry or default_registry()
+    badge = Badge(run_claim(registry.get(claim_id), kinds))
+    if strict and not badge.ok:
+        raise CheckFailed(f"claim {claim_id} is failing:\n{badge!r}")
+    return badge
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated pages
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _status_md(status: str) -> str:
+    return "**FAIL (failing)**" if status == "failing" else f"**{status}**"
+
+
+def render_ledger(report: Report) -> str:
+    """The ledger page (MyST): every claim, its sources, status, check kinds and controls."""
+    s = report.summary()
+    out = [
+        "# The ledger", "",
+        "Generated from the claim registry by `advproof pages` at build time; never edit it by "
+        "hand. Each row links to the statement in its chapter. A check counts only if it "
+        "passed **and** its negative control (a deliberately wrong variant) was rejected.", "",
+        f"{s['claims']} claims: {s['verified']} verified, {s['corrected']} corrected, "
+        f"{s['refuted']} refuted, {s['failing']} failing, {s['not_checked']} not yet checked; "
+        f"{s['checks']} checks in {s['seconds']:.1f} s.", "",
+        "| claim | title | sources | status | checks | controls rejected |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in report.claims:
+        kinds = ", ".join(sorted({r.kind for r in c.checks})) or "none"
+        controls = f"{sum(r.control_rejected for r in c.checks)}/{len(c.checks)}"
+        out.append(
+            f"| {{prf:ref}}`{c.claim.id} <{c.claim.id}>` | {_cell(c.claim.title)} | "
+            f"{_cell('; '.join(c.claim.sources))} | {_status_md(c.status)} | {kinds} | "
+            f"{controls} |"
+        )
+    out += ["", "## Checks in detail", ""]
+    for c in report.claims:
+        out += [f"### `{c.claim.id}`: {c.claim.title}", "", f"Status: {_status_md(c.status)}.", ""]
+        if c.claim.uses:
+            out += ["Uses: " + ", ".join(f"`{u}`" for u in c.claim.uses) + ".", ""]
+        for r in c.checks:
+            role = "refutation of the printed form" if r.refutes else r.kind
+            out.append(
+                f"- **{_mark(r.ok)}** `{r.name}` ({role}, {r.seconds:.2f} s): {_cell(r.detail)}; "
+                f"control *{_cell(r.control_label)}*: "
+                f"{'rejected' if r.control_rejected else '**NOT rejected**'}"
+                f" ({_cell(r.control_detail)})."
+            )
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def render_errata(report: Report) -> str:
+    """The errata page (MyST): each printed form, its counterexample, the corrected form."""
+    out = [
+        "# Errata", "",
+        "Generated from the claim registry by `advproof pages`; never edit it by hand. Each "
+        "entry is a formula as a source prints it, the counterexample that refutes it (measured "
+        "when this page was built), and the corrected form the book checks instead.", "",
+    ]
+    entries = [c for c in report.claims if c.claim.erratum is not None]
+    if not entries:
+        out.append("No errata are registered.")
+    for c in entries:
+        e = c.claim.erratum
+        assert e is not None
+        evidence = [r for r in c.checks if r.refutes]
+        out += [
+            f"## {c.claim.title} ({'; '.join(c.claim.sources)})", "",
+            f"Claim {{prf:ref}}`{c.claim.id} <{c.claim.id}>`, status {_status_md(c.status)}.", "",
+            "As printed:", "", "$$", e.printed, "$$", "",
+            f"What is wrong: {e.problem}", "",
+            "Corrected form, checked by the book:", "", "$$", e.corrected, "$$", "",
+            "Evidence (measured at build time):", "",
+        ]
+        out += [f"- **{_mark(r.ok)}** `{r.name}`: {_cell(r.detail)}" for r in evidence]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_pages(report: Report, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write ``ledger.md``, ``errata.md`` and ``ledger.json`` into ``out_dir``."""
+    out = Path(out_dir)
+    files = {
+        out / "ledger.md": render_ledger(report),
+        out / "errata.md": render_errata(report),
+        out / "ledger.json": json.dumps(report.to_json(), indent=1) + "\n",
+    }
+    for path, text in files.items():
+        atomic_write_text(path, text)
+    return list(files)

@@ -1,0 +1,1 @@
+"""Statements of the sources and their checks, one module per source (``cheng``, ...)."""
