@@ -44,10 +44,10 @@ verify: venv
 # The whole suite: lint, claims (with negative controls), unit tests, nbval over every notebook
 # (strict), and the book built and opened in headless Chromium with the network off.
 test: venv sysdeps lint verify
-	$(VENV)/bin/pytest tests notebooks --nbval --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(VENV)/bin/pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 nbval: venv
-	$(VENV)/bin/pytest --nbval notebooks --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(VENV)/bin/pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 # Re-execute every notebook in place (quick mode) and store the fresh outputs.
 notebooks: venv

@@ -257,6 +257,12 @@ def show(claim_id: str, *, registry: Registry | None = None, kinds: Sequence[str
 # ---------------------------------------------------------------------------------------------
 # Generated pages
 
+def _claim_link(claim_id: str) -> str:
+    """The id as code plus a link to its statement (link text must not contain the id,
+    or sphinx-proof replaces it with "Lemma 1")."""
+    return f"`{claim_id}` ({{prf:ref}}`statement <{claim_id}>`)"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -283,7 +289,7 @@ def render_ledger(report: Report) -> str:
         kinds = ", ".join(sorted({r.kind for r in c.checks})) or "none"
         controls = f"{sum(r.control_rejected for r in c.checks)}/{len(c.checks)}"
         out.append(
-            f"| {{prf:ref}}`{c.claim.id} <{c.claim.id}>` | {_cell(c.claim.title)} | "
+            f"| {_claim_link(c.claim.id)} | {_cell(c.claim.title)} | "
             f"{_cell('; '.join(c.claim.sources))} | {_status_md(c.status)} | {kinds} | "
             f"{controls} |"
         )
@@ -320,8 +326,9 @@ def render_errata(report: Report) -> str:
         assert e is not None
         evidence = [r for r in c.checks if r.refutes]
         out += [
-            f"## {c.claim.title} ({'; '.join(c.claim.sources)})", "",
-            f"Claim {{prf:ref}}`{c.claim.id} <{c.claim.id}>`, status {_status_md(c.status)}.", "",
+            f"## `{c.claim.id}`: {c.claim.title}", "",
+            f"Sources: {'; '.join(c.claim.sources)}. Claim {_claim_link(c.claim.id)}, status "
+            f"{_status_md(c.status)}.", "",
             "As printed:", "", "$$", e.printed, "$$", "",
             f"What is wrong: {e.problem}", "",
             "Corrected form, checked by the book:", "", "$$", e.corrected, "$$", "",

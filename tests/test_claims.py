@@ -1,0 +1,222 @@
+"""The claim registry and the ledger: statuses, negative controls, FAIL visibility, JSON API."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from advproof import ledger
+from advproof.claims import CheckFailed, ClaimSet, Erratum, Registry, RegistryError, load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BROKEN_PLUGIN = textwrap.dedent('''
+    """A throw-away claim set: a deliberately broken formula (sign flipped in the derivative)."""
+    import sympy as sp
+    from advproof.asserts import sym_equal
+    from advproof.claims import ClaimSet
+
+    CLAIMS = ClaimSet("broken")
+    x = sp.Symbol("x", real=True)
+    thm = CLAIMS.claim("broken.thm1", title="d/dx sin x = -cos x (wrong on purpose)",
+                       sources=("none",), statement="$\\\\frac{d}{dx}\\\\sin x = -\\\\cos x$")
+
+    @thm.check(kind="symbolic", subject=-sp.cos(x), control=sp.sin(x), control_label="sin x")
+    def derivative(formula):
+        return sym_equal(sp.diff(sp.sin(x), x), formula, "d sin/dx - formula")
+''')
+
+
+def _set_with(subject, control, *, refutes=False, erratum=None, fn=None) -> Registry:
+    claims = ClaimSet("toy")
+    claim = claims.claim("toy.lemma1", title="t", sources=("000 Lemma 1",), statement="s",
+                         erratum=erratum)
+
+    def equals_two(candidate):
+        if candidate != 2:
+            raise CheckFailed(f"{candidate} != 2")
+        return "equals 2"
+
+    claim.check(kind="numeric", subject=subject, control=control, control_label="c",
+                refutes=refutes)(fn or equals_two)
+    registry = Registry([claims])
+    registry.validate()
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("subject", "control", "refutes", "status"),
+    [
+        (2, 3, False, "verified"),
+        (3, 4, False, "failing"),  # the check fails
+        (2, 2, False, "failing"),  # the control passes: the check cannot fail, does not count
+        (3, 2, True, "refuted"),  # printed form refuted, corrected form not refuted
+        (2, 3, True, "failing"),  # the "refutation" finds no counterexample
+        (3, 3, True, "failing"),  # the corrected form is refuted too
+    ],
+)
+def test_status_is_computed_from_check_and_control(subject, control, refutes, status):
+    erratum = Erratum("p", "q", "r") if refutes else None
+    report = ledger.verify(_set_with(subject, control, refutes=refutes, erratum=erratum))
+    assert report.claims[0].status == status
+    assert report.ok == (status != "failing")
+
+
+def test_corrected_needs_a_refutation_and_a_verified_corrected_form():
+    claims = ClaimSet("toy")
+    claim = claims.claim("toy.thm1", title="t", sources=("s",), statement="s",
+                         erratum=Erratum("p", "q", "r"))
+
+    def is_even(n):
+        if n % 2:
+            raise CheckFailed(f"{n} is odd")
+
+    claim.check(kind="numeric", subject=3, control=4, control_label="c", refutes=True,
+                name="printed")(is_even)
+    claim.check(kind="numeric", subject=4, control=5, control_label="c", name="fixed")(is_even)
+    assert ledger.verify(Registry([claims])).claims[0].status == "corrected"
+
+
+def test_a_crashing_check_is_failing_and_a_crashing_control_is_not_rejected():
+    def crashes_on_control(candidate):
+        if candidate == "boom":
+            raise TypeError("bug in the check")
+        return "fine"
+
+    result = ledger.verify(_set_with("ok", "boom", fn=crashes_on_control)).claims[0]
+    assert result.status == "failing"
+    assert result.checks[0].passed and not result.checks[0].control_rejected
+    assert "ERROR in check" in result.checks[0].control_detail
+
+
+def test_registry_rejects_malformed_claims():
+    claims = ClaimSet("cheng")
+    with pytest.raises(RegistryError, match="must look like"):
+        claims.claim("Cheng.Lemma1", title="t", sources=("s",), statement="s")
+    with pytest.raises(RegistryError, match="must look like"):
+        claims.claim("liu.thm1", title="t", sources=("s",), statement="s")
+    claim = claims.claim("cheng.lemma9", title="t", sources=("s",), statement="s")
+    with pytest.raises(RegistryError, match="duplicate"):
+        claims.claim("cheng.lemma9", title="t", sources=("s",), statement="s")
+    with pytest.raises(RegistryError, match="control"):
+        claim.check(kind="symbolic", subject=1, control=None, control_label="")
+    with pytest.raises(RegistryError, match="kind"):
+        claim.check(kind="vibes", subject=1, control=2, control_label="c")
+    bad = ClaimSet("bad")
+    bad.claim("bad.thm1", title="t", sources=("s",), statement="s", uses=("bad.thm0",))
+    with pytest.raises(RegistryError, match="unknown claim"):
+        Registry([bad]).validate()
+    noevidence = ClaimSet("ne")
+    noevidence.claim("ne.thm1", title="t", sources=("s",), statement="s",
+                     erratum=Erratum("p", "q", "r"))
+    with pytest.raises(RegistryError, match="no refutes=True check"):
+        Registry([noevidence]).validate()
+
+
+def test_every_check_of_the_book_passes_and_every_control_is_rejected():
+    report = ledger.verify(load_registry(), kinds=None)
+    bad = [(c.claim.id, r.name, r.detail, r.control_detail)
+           for c in report.claims for r in c.checks if not r.ok]
+    assert not bad, bad
+    assert all(c.checks for c in report.claims), "a claim without checks"
+
+
+def test_every_claim_of_a_theorem_has_a_symbolic_or_numeric_check():
+    for claim in load_registry():
+        assert {c.kind for c in claim.checks} & {"symbolic", "numeric"}, claim.id
+
+
+def _notebook_labels() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            text = "".join(cell["source"])
+            for block in re.finditer(r"```\{prf:(\w+)\}[^\n]*\n((?::\w+:[^\n]*\n)*)", text):
+                for label in re.findall(r":label:\s*(\S+)", block.group(2)):
+                    assert label not in labels, f"{label} stated twice"
+                    labels[label] = f"{path.name} ({block.group(1)})"
+    return labels
+
+
+def test_every_claim_is_stated_in_a_notebook_under_its_id_and_vice_versa():
+    labels = {k: v for k, v in _notebook_labels().items() if ".step" not in k}
+    ids = set(load_registry().ids())
+    assert ids - set(labels) == set(), "claims never stated in a notebook"
+    assert set(labels) - ids == set(), "notebook statements that are not registered claims"
+
+
+def test_statement_kind_matches_the_directive():
+    labels = _notebook_labels()
+    for claim in load_registry():
+        assert labels[claim.id].endswith(f"({claim.kind})"), (claim.id, labels[claim.id])
+
+
+def test_a_broken_formula_shows_fail_and_fails_verify(tmp_path):
+    plugin = tmp_path / "broken_claims.py"
+    plugin.write_text(BROKEN_PLUGIN)
+    run = subprocess.run(
+        [sys.executable, "-m", "advproof.cli", "verify", "--json", "--only", "broken.*",
+         "--plugin", str(plugin)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 1, run.stderr
+    out = json.loads(run.stdout)
+    assert out["summary"]["failing"] == 1
+    (claim,) = out["claims"]
+    assert claim["id"] == "broken.thm1" and claim["status"] == "failing"
+    assert set(claim["checks"][0]) >= {"name", "kind", "passed", "control_rejected", "seconds",
+                                       "detail"}
+    assert claim["checks"][0]["passed"] is False
+
+    registry = load_registry(plugins=[plugin])
+    badge = ledger.show("broken.thm1", registry=registry, strict=False)
+    assert "FAIL" in repr(badge) and "FAILING" in badge._repr_html_()
+    with pytest.raises(CheckFailed, match="broken.thm1 is failing"):
+        ledger.show("broken.thm1", registry=registry)
+
+    pages = subprocess.run(
+        [sys.executable, "-m", "advproof.cli", "pages", "--out", str(tmp_path / "gen"),
+         "--plugin", str(plugin)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert pages.returncode == 0, pages.stderr
+    page = (tmp_path / "gen" / "ledger.md").read_text()
+    row = next(line for line in page.splitlines() if line.startswith("| `broken.thm1`"))
+    assert "FAIL" in row
+
+
+def test_verify_json_field_names_and_exit_code_for_the_book():
+    run = subprocess.run([sys.executable, "-m", "advproof.cli", "verify", "--json"],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+    out = json.loads(run.stdout)
+    assert set(out["summary"]) >= {"claims", "verified", "corrected", "failing", "seconds"}
+    assert out["summary"]["claims"] == len(load_registry())
+    for claim in out["claims"]:
+        assert set(claim) >= {"id", "sources", "status", "checks"}
+        assert claim["status"] in ("verified", "corrected")
+        for check in claim["checks"]:
+            assert check["passed"] is True and check["control_rejected"] is True
+
+
+def test_verify_rejects_an_unknown_selection():
+    run = subprocess.run([sys.executable, "-m", "advproof.cli", "verify", "--only", "nope.*"],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 2 and "no claim matches" in run.stderr
+
+
+def test_errata_page_lists_every_corrected_claim(tmp_path):
+    report = ledger.verify(load_registry())
+    ledger.write_pages(report, tmp_path)
+    errata = (tmp_path / "errata.md").read_text()
+    corrected = [c.claim.id for c in report.claims if c.claim.erratum is not None]
+    assert corrected, "the first chapter has errata"
+    for claim_id in corrected:
+        assert f"## `{claim_id}`" in errata and f"statement <{claim_id}>" in errata
+    ledger_page = (tmp_path / "ledger.md").read_text()
+    for claim_id in load_registry().ids():
+        assert f"| `{claim_id}` ({{prf:ref}}`statement <{claim_id}>`)" in ledger_page
