@@ -206,14 +206,14 @@ class Badge:
         for r in self.result.checks:
             role = "refutes printed form" if r.refutes else r.kind
             control = "rejected" if r.control_rejected else "NOT REJECTED"
-            rows.append((_mark(r.ok), r.name, role, f"control ({r.control_label}): {control}",
-                         r.detail))
+            rows.append((_mark(r.ok), r.name, role, f"{r.control_label}: {control}", r.detail))
         return rows
 
     def __repr__(self) -> str:
         c = self.result.claim
         head = f"[{self.result.status.upper()}] {c.id}: {c.title} ({'; '.join(c.sources)})"
-        lines = [head] + [f"  {m} {n} [{k}] {ctl}\n      {d}" for m, n, k, ctl, d in self._rows()]
+        lines = [head] + [f"  {m} {n} [{k}] control ({ctl})\n      {d}"
+                          for m, n, k, ctl, d in self._rows()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

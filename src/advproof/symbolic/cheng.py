@@ -508,3 +508,25 @@ def lemma2_ce_attack(formula: Callable) -> str:
     return worst_close(pairs, rtol=1e-10, what="delta^(25) vs the attack")
 
 
+
+
+@lemma3.check(kind="experiment", subject="relu", control="softplus",
+              control_label="softplus MLP trained the same way", tolerance=1e-12)
+def lemma3_trained_on_digits(activation: str) -> str:
+    """On an MLP trained on digits, H_x = J^T H_z J to round-off and rank H_x <= c - 1 = 9."""
+    from advproof import curvature, data, models, train
+
+    tr = data.load("digits", split="train", flatten=True, n=600)
+    te = data.load("digits", split="test", flatten=True, n=20, dtype=torch.float64)
+    net = models.MLP(64, (32,), 10, activation=activation,
+                     generator=torch.Generator().manual_seed(0))
+    train.train(net, tr.X, tr.y, num_epochs=15, lr=0.05, batch_size=32, seed=0, progress=False)
+    net = net.double().eval()
+    H = curvature.input_hessian(net, te.X, te.y)
+    GN = curvature.gauss_newton_input_hessian(net, te.X, te.y)
+    scale = torch.linalg.matrix_norm(curvature.logit_jacobian(net, te.X), ord=2) ** 2
+    err = float(((H - GN).abs().amax(dim=(1, 2)) / scale).max())
+    require(err <= 1e-12, f"max |H_x - J^T H_z J| / ||J||^2 = {fmt(err)} > 1e-12")
+    rank = int((torch.linalg.eigvalsh(H).abs() > 1e-10 * scale[:, None]).sum(-1).max())
+    require(rank <= 9, f"rank H_x = {rank} > c - 1 = 9")
+    return f"20 digits test images: error/||J||^2 {fmt(err)}, max rank {rank} <= 9"
