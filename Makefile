@@ -29,11 +29,12 @@ pages: venv
 	$(PY) -m advproof.cli pages --out book/_generated
 
 book: pages
+	bash scripts/install-system-deps.sh book
 	$(PY) scripts/build_book.py
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
 sysdeps:
-	bash scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh test
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks scripts

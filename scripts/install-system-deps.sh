@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Install the system packages that `make test` needs and that pip cannot provide.
+# Install the system packages that `make book` / `make test` need and that pip cannot provide.
 #
+#   install-system-deps.sh book   graphviz only (what `make book` needs)
+#   install-system-deps.sh [test] everything below (what `make test` needs)
+#
+#   graphviz               `dot`, which draws the blueprint (dependency graph) pages as SVG
 #   chromium               headless page check of the built book (scripts/check_page.py)
 #   dataset-fashion-mnist  Fashion-MNIST IDX files from Debian, read by advproof.data
 #                          (gzipped IDX files in /usr/share/datasets/fashion-mnist/)
@@ -9,7 +13,11 @@
 # or through sudo when it is available. Exits non-zero if anything cannot be installed.
 set -euo pipefail
 
-PACKAGES=(chromium dataset-fashion-mnist)
+case "${1:-test}" in
+    book) PACKAGES=(graphviz) ;;
+    test) PACKAGES=(graphviz chromium dataset-fashion-mnist) ;;
+    *) echo "usage: install-system-deps.sh [book|test]" >&2; exit 2 ;;
+esac
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -158,3 +159,44 @@ def test_errata_page_renders(site: Path) -> None:
     result = _open(site / "book" / "_generated" / "errata.html")
     problems = check_page.check_rendered(result, require_math=False)
     assert problems == [], "\n".join(problems)
+
+
+def _blueprint_svgs(site: Path) -> dict[Path, Path]:
+    """``{page: svg}`` for every generated blueprint page (each embeds one graph)."""
+    found = {}
+    for page in sorted((site / "book" / "_generated").glob("blueprint*.html")):
+        data = re.findall(r'<object data="([^"]+\.svg)"', page.read_text(encoding="utf-8"))
+        assert len(data) == 1, f"{page.name}: expected one graph, found {data}"
+        found[page] = (page.parent / data[0]).resolve()
+    assert site / "book" / "_generated" / "blueprint.html" in found
+    return found
+
+
+def test_blueprint_nodes_link_to_statements_that_exist(site: Path) -> None:
+    from advproof.claims import load_registry
+
+    ids = set(load_registry().ids())
+    svgs = _blueprint_svgs(site)
+    whole = svgs[site / "book" / "_generated" / "blueprint.html"].read_text(encoding="utf-8")
+    for claim_id in ids:
+        assert f"<title>{claim_id}</title>" in whole, f"{claim_id} is not a node of the graph"
+    for page, svg in svgs.items():
+        links = re.findall(r'href="([^"]+)"', svg.read_text(encoding="utf-8"))
+        assert links, f"{page.name}: the graph has no links"
+        for link in links:
+            target, _, anchor = link.partition("#")
+            html_file = (svg.parent / target).resolve()
+            assert html_file.is_file(), f"{page.name}: {link} points to a missing page"
+            assert f'id="{anchor}"' in html_file.read_text(encoding="utf-8"), link
+
+
+def test_blueprint_renders_offline(site: Path) -> None:
+    result = _open(site / "book" / "_generated" / "blueprint.html")
+    assert check_page.check_rendered(result, require_math=False) == []
+    assert "graphviz" in result.dom and "dependency edges" in check_page.visible_text(result.dom)
+
+
+def test_proof_steps_show_their_badges(site: Path) -> None:
+    text = check_page.visible_text(_open(site / "notebooks" / "01_cheng_setting.html").dom)
+    assert text.count("control rejected]") >= 8, "step badges missing from the proofs"
+    assert "FAILS as printed" in text, "the printed steps that break are not marked"

@@ -91,6 +91,25 @@ class Check:
     refutes: bool = False
     tolerance: float | None = None
     doc: str = ""
+    title: str = ""
+    uses: tuple[str, ...] = ()
+
+    @property
+    def step_key(self) -> str | None:
+        """``<claim>.step<k>`` for a proof step (its glue key in the book), else ``None``."""
+        if self.kind != "step":
+            return None
+        return f"{self.claim_id}.{self.name.split('_', 1)[0]}"
+
+
+def _slug(title: str, limit: int = 32) -> str:
+    """The first words of ``title`` as ``snake_case``, at most ``limit`` characters."""
+    words, out = re.findall(r"[a-z0-9]+", title.lower()), ""
+    for word in words:
+        if out and len(out) + 1 + len(word) > limit:
+            break
+        out = f"{out}_{word}" if out else word[:limit]
+    return out
 
 
 @dataclass
@@ -116,6 +135,8 @@ class Claim:
         refutes: bool = False,
         tolerance: float | None = None,
         name: str | None = None,
+        title: str = "",
+        uses: Sequence[str] = (),
     ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
         """Register the decorated property test ``fn(candidate)`` as a check of this claim."""
         if kind not in CHECK_KINDS:
@@ -131,11 +152,50 @@ class Claim:
             self.checks.append(Check(
                 claim_id=self.id, name=check_name, kind=kind, fn=fn, subject=subject,
                 control=control, control_label=control_label, refutes=refutes,
-                tolerance=tolerance, doc=doc,
+                tolerance=tolerance, doc=doc, title=title or doc, uses=tuple(uses),
             ))
             return fn
 
         return register
+
+    def step(
+        self,
+        number: int | str,
+        title: str,
+        *,
+        subject: Any,
+        control: Any,
+        control_label: str,
+        refutes: bool = False,
+        numeric: bool = False,
+        tolerance: float | None = None,
+        uses: Sequence[str] = (),
+    ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+        """Register a proof step: a check of kind ``step`` named ``step<number>_<slug>``.
+
+        ``number`` is the step's place in the proof (``2`` or ``"2a"``); a printed step that is
+        wrong is registered with ``refutes=True`` (its subject the printed form, its control the
+        repaired one). A step sympy cannot do is a numeric property test on random instances:
+        pass ``numeric=True`` and the name says so (``step3_numeric_...``).
+        """
+        if not re.fullmatch(r"\d+[a-z]?", str(number)):
+            raise RegistryError(f"{self.id}: step number {number!r} must look like 2 or 2a")
+        slug = ("numeric_" if numeric else "") + _slug(title)
+        return self.check(kind="step", subject=subject, control=control,
+                          control_label=control_label, refutes=refutes, tolerance=tolerance,
+                          name=f"step{number}_{slug}", title=title, uses=uses)
+
+    @property
+    def steps(self) -> list[Check]:
+        """The proof steps, in registration order."""
+        return [c for c in self.checks if c.kind == "step"]
+
+    def all_uses(self) -> tuple[str, ...]:
+        """What the statement and its proof steps use, without repeats, in order."""
+        seen = dict.fromkeys(self.uses)
+        for check in self.checks:
+            seen.update(dict.fromkeys(check.uses))
+        return tuple(seen)
 
 
 class ClaimSet:
@@ -197,15 +257,59 @@ class Registry:
     def validate(self) -> None:
         """Raise :class:`RegistryError` for dangling ``uses`` or an erratum without evidence."""
         for claim in self:
-            for dep in claim.uses:
+            for dep in claim.all_uses():
                 if dep not in self._claims:
                     raise RegistryError(f"{claim.id} uses unknown claim {dep!r}")
+                if dep == claim.id:
+                    raise RegistryError(f"{claim.id} uses itself")
             if claim.erratum is not None and not any(c.refutes for c in claim.checks):
                 raise RegistryError(
                     f"{claim.id} has an erratum but no refutes=True check to evidence it"
                 )
             if claim.erratum is None and any(c.refutes for c in claim.checks):
                 raise RegistryError(f"{claim.id} refutes a printed form but states no erratum")
+
+        cycle = self.find_cycle()
+        if cycle:
+            raise RegistryError("dependency cycle: " + " -> ".join(cycle))
+
+    def edges(self) -> list[tuple[str, str]]:
+        """Dependency edges ``(used, user)`` from statements and proof steps."""
+        return [(dep, claim.id) for claim in self for dep in claim.all_uses()]
+
+    def find_cycle(self) -> list[str]:
+        """A dependency cycle as a list of ids (first id repeated at the end), or ``[]``."""
+        state: dict[str, int] = {}  # 1 on the stack, 2 done
+
+        def visit(node: str, path: list[str]) -> list[str]:
+            state[node] = 1
+            for dep in self._claims[node].all_uses() if node in self._claims else ():
+                if state.get(dep) == 1:
+                    return path[path.index(dep):] + [dep] if dep in path else [node, dep]
+                if dep not in state:
+                    found = visit(dep, path + [dep])
+                    if found:
+                        return found
+            state[node] = 2
+            return []
+
+        for node in self._claims:
+            if node not in state:
+                found = visit(node, [node])
+                if found:
+                    return found
+        return []
+
+    def closure(self, claim_id: str) -> list[str]:
+        """Every claim that ``claim_id`` rests on, transitively (without itself)."""
+        out: dict[str, None] = {}
+        stack = list(self.get(claim_id).all_uses())
+        while stack:
+            dep = stack.pop()
+            if dep not in out:
+                out[dep] = None
+                stack.extend(self.get(dep).all_uses())
+        return list(out)
 
     def ids(self) -> list[str]:
         """Claim ids in declaration order."""

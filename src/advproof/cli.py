@@ -37,7 +37,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_pages(args: argparse.Namespace) -> int:
     registry = load_registry(plugins=args.plugin)
     report = ledger.verify(registry, kinds=None)  # the ledger lists every kind of check
-    for path in ledger.write_pages(report, args.out):
+    from advproof import blueprint
+
+    paths = ledger.write_pages(report, args.out)
+    paths += blueprint.write_pages(report, registry, args.notebooks, args.out)
+    for path in paths:
         print(f"wrote {path}")
     failing = report.summary()["failing"]
     if failing:
@@ -71,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     pages = sub.add_parser("pages", help="write the generated ledger and errata pages")
     pages.add_argument("--out", default="book/_generated", help="output folder")
     pages.add_argument("--plugin", action="append", default=[], metavar="FILE")
+    pages.add_argument("--notebooks", default="notebooks", help="folder of the chapters")
     pages.set_defaults(func=_cmd_pages)
 
     run = sub.add_parser("run", help="run one experiment and write its artifact")

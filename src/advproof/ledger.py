@@ -48,6 +48,9 @@ class CheckResult:
     control_label: str
     refutes: bool
     tolerance: float | None
+    title: str = ""
+    uses: tuple[str, ...] = ()
+    key: str | None = None  # <claim>.step<k> for a proof step
 
     @property
     def ok(self) -> bool:
@@ -62,6 +65,7 @@ class ClaimResult:
     claim: Claim
     status: str
     checks: tuple[CheckResult, ...]
+    rests_on: tuple[tuple[str, str], ...] = ()  # (id, status) of corrected/refuted/failing deps
 
     def to_json(self) -> dict[str, Any]:
         """The claim's entry of ``advproof verify --json``."""
@@ -70,10 +74,11 @@ class ClaimResult:
             "title": self.claim.title,
             "sources": list(self.claim.sources),
             "status": self.status,
-            "uses": list(self.claim.uses),
+            "uses": list(self.claim.all_uses()),
+            "rests_on": [{"id": i, "status": s} for i, s in self.rests_on],
             "checks": [
-                {k: v for k, v in asdict(r).items() if k not in ("control_detail",)}
-                | {"seconds": round(r.seconds, 4)}
+                {k: v for k, v in asdict(r).items() if k not in ("control_detail", "key")}
+                | {"seconds": round(r.seconds, 4), "uses": list(r.uses)}
                 for r in self.checks
             ],
         }
@@ -142,6 +147,7 @@ def run_check(check: Check) -> CheckResult:
         name=check.name, kind=check.kind, passed=passed, control_rejected=control_rejected,
         seconds=seconds, detail=detail, control_detail=control_detail,
         control_label=check.control_label, refutes=check.refutes, tolerance=check.tolerance,
+        title=check.title, uses=check.uses, key=check.step_key,
     )
 
 
@@ -163,15 +169,32 @@ def run_claim(claim: Claim, kinds: Sequence[str] | None = None) -> ClaimResult:
     return ClaimResult(claim, claim_status(claim, results), results)
 
 
+def _flagged(registry: Registry, claim: Claim, statuses: dict[str, str]) -> tuple:
+    """The (id, status) of every claim in ``claim``'s closure that is not plainly verified."""
+    return tuple((dep, statuses[dep]) for dep in registry.closure(claim.id)
+                 if statuses.get(dep) in ("corrected", "refuted", "failing"))
+
+
 def verify(
     registry: Registry, *, only: str | None = None, kinds: Sequence[str] | None = DEFAULT_KINDS
 ) -> Report:
-    """Run every selected check of every selected claim (float64, CPU) and collect a report."""
+    """Run every selected check of every selected claim (float64, CPU) and collect a report.
+
+    Each claim also lists the results it rests on (its ``uses`` closure) that are corrected,
+    refuted or failing; those come from the same run (or, outside ``only``, are run too).
+    """
     for kind in kinds or ():
         if kind not in CHECK_KINDS:
             raise ValueError(f"unknown check kind {kind!r}; choose from {CHECK_KINDS}")
     start = time.perf_counter()
-    results = tuple(run_claim(c, kinds) for c in registry.select(only))
+    selected = registry.select(only)
+    needed = {c.id for c in selected} | {d for c in selected for d in registry.closure(c.id)}
+    ran = {c.id: run_claim(c, kinds) for c in registry if c.id in needed}
+    statuses = {i: r.status for i, r in ran.items()}
+    results = tuple(
+        ClaimResult(r.claim, r.status, r.checks, _flagged(registry, r.claim, statuses))
+        for c in selected for r in [ran[c.id]]
+    )
     return Report(results, time.perf_counter() - start)
 
 
@@ -201,10 +224,15 @@ class Badge:
         """True unless the claim is failing."""
         return self.result.status != "failing"
 
+    def _rests_on(self) -> str:
+        flags = ", ".join(f"{i} ({s})" for i, s in self.result.rests_on)
+        return f"rests on a corrected or failing result: {flags}" if flags else ""
+
     def _rows(self) -> list[tuple[str, str, str, str, str]]:
         rows = []
         for r in self.result.checks:
-            role = "refutes printed form" if r.refutes else r.kind
+            role = ("printed step, refuted" if r.kind == "step" else "refutes printed form") \
+                if r.refutes else r.kind
             control = "rejected" if r.control_rejected else "NOT REJECTED"
             rows.append((_mark(r.ok), r.name, role, f"{r.control_label}: {control}", r.detail))
         return rows
@@ -212,6 +240,8 @@ class Badge:
     def __repr__(self) -> str:
         c = self.result.claim
         head = f"[{self.result.status.upper()}] {c.id}: {c.title} ({'; '.join(c.sources)})"
+        if self._rests_on():
+            head += "\n  " + self._rests_on()
         lines = [head] + [f"  {m} {n} [{k}] control ({ctl})\n      {d}"
                           for m, n, k, ctl, d in self._rows()]
         return "\n".join(lines)
@@ -229,9 +259,35 @@ class Badge:
             f"<div class='advproof-badge'><span style='background:{colour};color:white;"
             f"padding:2px 8px;border-radius:4px;font-weight:bold'>{status.upper()}</span> "
             f"<code>{html.escape(c.id)}</code> {html.escape(c.title)}"
-            f"<table><tr><th></th><th>check</th><th>kind</th><th>negative control</th>"
+            + (f"<br><i>{html.escape(self._rests_on())}</i>" if self._rests_on() else "")
+            + f"<table><tr><th></th><th>check</th><th>kind</th><th>negative control</th>"
             f"<th>measured</th></tr>{rows}</table></div>"
         )
+
+
+class StepBadge:
+    """One proof step's mark, small enough to sit inline in a ``{prf:proof}`` block (glue)."""
+
+    def __init__(self, result: CheckResult) -> None:
+        self.result = result
+
+    def _text(self) -> str:
+        r = self.result
+        if r.refutes:
+            verdict = "FAILS as printed" if r.ok else "FAIL (printed step not refuted)"
+        else:
+            verdict = "PASS" if r.ok else "FAIL"
+        control = "control rejected" if r.control_rejected else "control NOT rejected"
+        return f"{verdict}, {r.kind if r.kind != 'step' else 'step'}, {control}"
+
+    def __repr__(self) -> str:
+        return f"[{self._text()}] {self.result.name}: {self.result.detail}"
+
+    def _repr_html_(self) -> str:
+        r = self.result
+        colour = "#1a7f37" if r.ok and not r.refutes else "#9a6700" if r.ok else "#cf222e"
+        return (f"<span class='advproof-step' title='{html.escape(r.detail)}' "
+                f"style='color:{colour};font-weight:bold'>[{html.escape(self._text())}]</span>")
 
 
 @functools.cache
@@ -240,15 +296,29 @@ def default_registry() -> Registry:
     return load_registry()
 
 
+def _glue_steps(result: ClaimResult) -> None:
+    """Glue each step's badge under ``<claim>.step<k>`` so the proof block can show it."""
+    try:
+        from myst_nb import glue
+    except ImportError:  # no Jupyter stack (e.g. a GPU box running plain Python): nothing to do
+        return
+    for r in result.checks:
+        if r.key is not None:
+            glue(r.key, StepBadge(r), display=False)
+
+
 def show(claim_id: str, *, registry: Registry | None = None, kinds: Sequence[str] | None = None,
          strict: bool = True) -> Badge:
     """Run a claim's checks and return its badge: ``ledger.show("cheng.lemma1")`` in a chapter.
 
-    With ``strict`` (the default) a failing claim also raises, so the cell errors and the
-    notebook run (nbval, papermill, ``make notebooks``) stops on it, loudly.
+    Proof steps are glued as ``<claim>.step<k>`` for the ``{prf:proof}`` block. The badge also
+    names any corrected, refuted or failing result the claim rests on. With ``strict`` (the
+    default) a failing claim also raises, so the notebook run (nbval, papermill) stops loudly.
     """
     registry = registry or default_registry()
-    badge = Badge(run_claim(registry.get(claim_id), kinds))
+    result = verify(registry, only=claim_id, kinds=kinds).claims[0]
+    badge = Badge(result)
+    _glue_steps(result)
     if strict and not badge.ok:
         raise CheckFailed(f"claim {claim_id} is failing:\n{badge!r}")
     return badge

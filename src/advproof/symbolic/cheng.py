@@ -81,7 +81,7 @@ $H_z \ge g_z^2 \ge 0$ as long as $zy > 0$.""",
 )
 
 
-@lemma1.check(kind="symbolic", subject=(g_z_printed, H_z_printed),
+@lemma1.step(1, "Differentiate the sigmoid loss twice", subject=(g_z_printed, H_z_printed),
               control=(g_z_printed, lambda z_, y_: y_**2 * sp.exp(z_ * y_) / (1 + sp.exp(z_ * y_))),
               control_label="H_z with the square of the denominator dropped")
 def lemma1_sigmoid_derivatives(formulas: tuple[Callable, Callable]) -> str:
@@ -93,8 +93,8 @@ def lemma1_sigmoid_derivatives(formulas: tuple[Callable, Callable]) -> str:
     return first + "; d2L/dz2 = H_z: simplifies to 0"
 
 
-@lemma1.check(kind="symbolic", subject=sp.exp(s), control=sp.exp(-s),
-              control_label="e^{-zy} instead of e^{zy}")
+@lemma1.step(2, "Divide: H_z / g_z^2 = e^{zy}", subject=sp.exp(s), control=sp.exp(-s),
+             control_label="e^{-zy} instead of e^{zy}")
 def lemma1_ratio(ratio: sp.Expr) -> str:
     """``H_z / g_z^2 = e^{zy}`` for y in {-1, +1} (y^2 = 1), written with s = zy."""
     H = H_z_printed(z, y).subs(y**2, 1)
@@ -128,8 +128,8 @@ def lemma1_profile(argmax_value: tuple[sp.Expr, sp.Expr]) -> str:
     return f"max of H_z - g_z^2 is {v_star} at zy = {s_star}; 0 at zy = 0 and zy -> oo"
 
 
-@lemma1.check(kind="symbolic", subject=softmax_hessian,
-              control=lambda p: sp.diag(*p) + p * p.T, control_label="+pp^T for -pp^T")
+@lemma1.step(3, "Differentiate softmax cross-entropy twice", subject=softmax_hessian,
+             control=lambda p: sp.diag(*p) + p * p.T, control_label="+pp^T for -pp^T")
 def lemma1_softmax_hessian(formula: Callable[[sp.Matrix], sp.Matrix]) -> str:
     """The Hessian of softmax cross-entropy in z equals the formula (c = 3, every label)."""
     zs = sp.Matrix(sp.symbols("z1:4", real=True))
@@ -137,6 +137,22 @@ def lemma1_softmax_hessian(formula: Callable[[sp.Matrix], sp.Matrix]) -> str:
         sym_equal(sp.hessian(softmax_ce(zs, label), list(zs)), formula(softmax(zs)),
                   f"Hessian of CE (label {label}) - formula")
     return "d2L/dz dz^T = diag(p) - pp^T for c = 3, all labels: simplifies to 0"
+
+
+@lemma1.step(4, "Gershgorin: rows of H_z sum to zero, off-diagonal entries are <= 0",
+             subject=softmax_hessian, control=lambda p: sp.diag(*p) + p * p.T,
+             control_label="+pp^T for -pp^T")
+def lemma1_gershgorin(formula: Callable[[sp.Matrix], sp.Matrix]) -> str:
+    """With sum_k p_k = 1, H_z 1 = 0 and H_kj = -p_k p_j <= 0: diagonally dominant, so PSD."""
+    p1, p2 = sp.symbols("p1 p2", positive=True)
+    p = sp.Matrix([p1, p2, 1 - p1 - p2])
+    H = formula(p)
+    sym_zero(H * sp.ones(3, 1), "H_z 1")
+    for i in range(3):
+        for j in range(3):
+            if i != j:
+                sym_equal(H[i, j], -p[i] * p[j], f"H_z[{i},{j}] + p_i p_j")
+    return "H_z 1 = 0 and H_kj = -p_k p_j <= 0: H_kk = sum_j |H_kj|, Gershgorin discs in [0, oo)"
 
 
 def _softmax_hessian_np(p: np.ndarray) -> np.ndarray:
@@ -244,15 +260,43 @@ def assump2_exact_identity(formula: Callable[[np.ndarray], float]) -> str:
 eps_sym = sp.Symbol("varepsilon", positive=True)
 
 
-@assump2.check(kind="symbolic", subject=lambda d, e: 1 / (1 + sp.exp(-(d - sp.log(1 + e)))),
-               control=lambda d, e: 1 / (1 + sp.exp(-(d + sp.log(1 + e)))),
-               control_label="+log(1+eps) for -log(1+eps)")
+@assump2.step(1, "Divide numerator and denominator by e^{z'_1}",
+              subject=lambda d, e: 1 / (1 + sp.exp(-(d - sp.log(1 + e)))),
+              control=lambda d, e: 1 / (1 + sp.exp(-(d + sp.log(1 + e)))),
+              control_label="+log(1+eps) for -log(1+eps)")
 def assump2_identity_symbolic(formula: Callable[[sp.Expr, sp.Expr], sp.Expr]) -> str:
     """``softmax_1 = formula(z_1 - z_2, eps)`` symbolically for c = 4 logits."""
     zs = sp.symbols("z1:5", real=True)
     eps = sum(sp.exp(zs[i] - zs[1]) for i in range(2, 4))
     p1 = softmax(sp.Matrix(zs))[0]
     return sym_equal(p1, formula(zs[0] - zs[1], eps), "p_1 - sigmoid(z1 - z2 - log(1+eps))")
+
+
+@assump2.step("2a", "Drop the other classes (000 App. D)", refutes=True,
+              subject=lambda d, e: 1 / (1 + sp.exp(-d)),
+              control=lambda d, e: 1 / (1 + sp.exp(-(d - sp.log(1 + e)))),
+              control_label="the exact identity (must not be refuted)")
+def assump2_drop_eps(formula: Callable[[sp.Expr, sp.Expr], sp.Expr]) -> str:
+    """Printed step: ``p_1 = 1/(1 + e^{-(z_1 - z_2)})``, exact only if the other classes vanish."""
+    return assump2_identity_symbolic(formula)
+
+
+u = sp.Symbol("u", real=True)
+
+
+@assump2.step("2b", "The sigmoid is increasing and 1/4-Lipschitz, and log(1+eps) <= eps",
+              subject=sp.Rational(1, 4), control=sp.Rational(1, 8),
+              control_label="Lipschitz constant 1/8")
+def assump2_lipschitz(L: sp.Expr) -> str:
+    """``sigma' = sigma (1 - sigma) <= L`` for every value u = sigma in R, and log(1+e) <= e."""
+    above = sp.solveset(u * (1 - u) - L > 0, u, sp.Reals)
+    require(above == sp.EmptySet, f"sigma'(t) = u(1-u) exceeds {L} for u in {above}")
+    e = sp.Symbol("e", nonnegative=True)
+    gap = e - sp.log(1 + e)  # zero at 0, non-decreasing: derivative e/(1+e) >= 0
+    require(gap.subs(e, 0) == 0 and sp.solveset(sp.simplify(sp.diff(gap, e)) < 0, e,
+                                                sp.Interval(0, sp.oo)) == sp.EmptySet,
+            "log(1 + eps) > eps somewhere")
+    return f"u(1-u) <= {L} on R (max at u = 1/2), log(1+eps) <= eps: error <= eps/4"
 
 
 @assump2.check(kind="numeric", subject=lambda eps: eps / 4, control=lambda eps: eps / 40,
@@ -283,6 +327,7 @@ def gauss_newton(H_z: sp.Matrix, J: sp.Matrix) -> sp.Matrix:
 
 lemma3 = CLAIMS.claim(
     "cheng.lemma3",
+    uses=("cheng.assump2",),
     title="For a ReLU net the input Hessian is J^T H_z J, of rank at most c - 1",
     sources=("000 Lemma 3 (App. F)",),
     kind="lemma",
@@ -337,6 +382,34 @@ def lemma3_softmax_linear(formula: Callable[[sp.Matrix, sp.Matrix], sp.Matrix]) 
                      "Hessian - formula")
 
 
+def chain_rule_hessian(zs: sp.Matrix, x: sp.Matrix, label: int) -> sp.Matrix:
+    """``J^T H_z J + sum_k g_{z_k} d^2 z_k / dx^2`` for softmax CE of logits ``zs(x)``."""
+    p = softmax(zs)
+    g = p - sp.Matrix([int(k == label) for k in range(len(zs))])
+    J = zs.jacobian(x)
+    curvature = sp.zeros(len(x), len(x))
+    for k in range(len(zs)):
+        curvature += g[k] * sp.hessian(zs[k], list(x))
+    return J.T * softmax_hessian(p) * J + curvature
+
+
+def chain_rule_without_curvature(zs: sp.Matrix, x: sp.Matrix, label: int) -> sp.Matrix:
+    """Negative control: the chain rule with the curvature of the logits dropped."""
+    J = zs.jacobian(x)
+    return J.T * softmax_hessian(softmax(zs)) * J
+
+
+@lemma3.step(1, "Chain rule: H_x = J^T H_z J + sum_k g_{z_k} d2 z_k/dx2",
+             subject=chain_rule_hessian, control=chain_rule_without_curvature,
+             control_label="curvature of z dropped")
+def lemma3_chain_rule(formula: Callable) -> str:
+    """Softmax CE of non-linear logits (n = 2, c = 3): the Hessian equals the chain rule."""
+    x = sp.Matrix(sp.symbols("x1:3", real=True))
+    zs = sp.Matrix([x[0] ** 2 + x[1], x[0] * x[1], 2 * x[0] - x[1] ** 2])
+    return sym_equal(sp.hessian(softmax_ce(zs, 1), list(x)), formula(zs, x, 1),
+                     "Hessian - chain rule")
+
+
 def _relu_net(n: int, width: int, c: int, act: Callable[[torch.Tensor], torch.Tensor],
               gen: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor]:
     W1 = torch.randn(n, width, generator=gen, dtype=torch.float64) / n**0.5
@@ -348,6 +421,33 @@ def _relu_net(n: int, width: int, c: int, act: Callable[[torch.Tensor], torch.Te
 
 def _ce(logits: torch.Tensor, label: int) -> torch.Tensor:
     return torch.logsumexp(logits, -1) - logits[label]
+
+
+@lemma3.step(2, "ReLU logits have zero input Hessian almost everywhere", numeric=True,
+             subject=torch.relu, control=torch.nn.functional.softplus,
+             control_label="softplus net", tolerance=0.0)
+def lemma3_relu_logits_flat(act: Callable[[torch.Tensor], torch.Tensor]) -> str:
+    """Autograd Hessian of every logit of random 3-layer nets at random inputs is exactly 0."""
+    gen = torch.Generator().manual_seed(5)
+    worst = 0.0
+    for _ in range(10):
+        f = _relu_net(6, 8, 3, act, gen)
+        x = torch.randn(6, generator=gen, dtype=torch.float64)
+        for k in range(3):
+            hess = torch.autograd.functional.hessian(lambda v, f=f, k=k: f(v)[k], x)
+            worst = max(worst, float(hess.abs().max()))
+    require(worst == 0.0, f"max |d2 z_k/dx2| = {worst:.2g} != 0")
+    return "d2 z_k / dx2 = 0 exactly at 10 random inputs of random ReLU nets (c = 3)"
+
+
+@lemma3.step(3, "rank J^T H_z J <= rank H_z = c - 1, since H_z 1 = 0", subject=softmax_hessian,
+             control=lambda p: sp.diag(*p), control_label="diag(p) (pp^T dropped)")
+def lemma3_rank(formula: Callable[[sp.Matrix], sp.Matrix]) -> str:
+    """For c = 3 with p on the simplex, H_z has rank 2 = c - 1 (its kernel is spanned by 1)."""
+    p1, p2 = sp.symbols("p1 p2", positive=True)
+    H = formula(sp.Matrix([p1, p2, 1 - p1 - p2]))
+    require(H.rank() == 2, f"rank H_z = {H.rank()} != c - 1 = 2")
+    return "rank H_z = 2 = c - 1 for symbolic p (p3 = 1 - p1 - p2)"
 
 
 @lemma3.check(kind="numeric", subject=torch.relu, control=torch.nn.functional.softplus,
@@ -451,6 +551,50 @@ def _steps_match_recursion(formula: Callable, t_max: int = 5) -> str:
     return f"Dx^(t) for t = 1..{t_max}, symbolic 2x2 H_x, free residuals r_s: simplifies to 0"
 
 
+def increment_recursion(t: int, A: sp.Matrix, prev: sp.Matrix, r: list, a: sp.Expr) -> sp.Matrix:
+    """``Dx^(t) = (I + a H) Dx^(t-1) + a (r_{t-1} - r_{t-2})`` for ``t >= 2``."""
+    return A * prev + a * (r[t - 1] - r[t - 2])
+
+
+@lemma2.step(1, "Subtract consecutive steps: "
+             "Dx^(t) = (I + alpha H) Dx^(t-1) + alpha (r_(t-1) - r_(t-2))",
+             subject=increment_recursion,
+             control=lambda t, A, prev, r, a: A * prev, control_label="residual difference dropped")
+def lemma2_increment(formula: Callable) -> str:
+    """Against the attack recursion with free residuals, for t = 2..5 (symbolic 2x2 H_x)."""
+    g = sp.Matrix(sp.symbols("g1:3", real=True))
+    h11, h12, h22 = sp.symbols("h11 h12 h22", real=True)
+    H = sp.Matrix([[h11, h12], [h12, h22]])
+    A = sp.eye(2) + alpha * H
+    r = [sp.zeros(2, 1)] + [sp.Matrix(sp.symbols(f"r{k}_1:3", real=True)) for k in range(1, 5)]
+    delta, prev = sp.zeros(2, 1), None
+    for t in range(1, 6):
+        step = alpha * (g + H * delta + r[t - 1])
+        if prev is not None:
+            sym_equal(step, formula(t, A, prev, r, alpha), f"increment t = {t}")
+        delta, prev = delta + step, step
+    return "Dx^(t) - (I + alpha H) Dx^(t-1) - alpha (r_(t-1) - r_(t-2)), t = 2..5: simplifies to 0"
+
+
+def taylor_remainder(grad: Callable[[sp.Expr], sp.Expr]) -> Callable[[sp.Expr], sp.Expr]:
+    """``R_2(d) = g(d) - g(0) - g'(0) d``: the gradient's Taylor remainder around x = 0 (1-D)."""
+    v = sp.Symbol("v")
+    slope = sp.diff(grad(v), v).subs(v, 0)
+    return lambda d: grad(d) - grad(sp.Integer(0)) - slope * d
+
+
+@lemma2.step("2a", "R_2 is additive: "
+             "R_2(delta^(t-1)) = R_2(delta^(t-2)) + R_2(Dx^(t-1)) (000 App. A)",
+             refutes=True, subject=taylor_remainder(lambda v: v**3 / 3 + v),
+             control=taylor_remainder(lambda v: 2 * v + 1),
+             control_label="a quadratic loss (R_2 = 0), must not be refuted")
+def lemma2_additive(remainder: Callable[[sp.Expr], sp.Expr]) -> str:
+    """Printed step: a Taylor remainder split over a sum. Counterexample: L = x^4/12 + x^2/2."""
+    a, b = sp.symbols("a b", real=True)
+    return sym_zero(sp.expand(remainder(a + b) - remainder(a) - remainder(b)),
+                    "R_2(a + b) - R_2(a) - R_2(b)")
+
+
 @lemma2.check(kind="symbolic", subject=step_printed, control=step_exact, refutes=True,
               control_label="the exact step (must not be refuted)")
 def lemma2_printed_step(formula: Callable) -> str:
@@ -458,8 +602,9 @@ def lemma2_printed_step(formula: Callable) -> str:
     return _steps_match_recursion(formula)
 
 
-@lemma2.check(kind="symbolic", subject=step_exact, control=step_wrong_power,
-              control_label="(I + alpha H)^t for (I + alpha H)^(t-1)")
+@lemma2.step("2b", "Unroll the increment recursion (corrected)", subject=step_exact,
+             control=step_wrong_power, control_label="(I + alpha H)^t for (I + alpha H)^(t-1)",
+             )
 def lemma2_exact_step(formula: Callable) -> str:
     """The exact step formula solves the recursion for t = 1..5 (symbolic H, g, residuals)."""
     return _steps_match_recursion(formula)
