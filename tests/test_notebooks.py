@@ -45,11 +45,10 @@ def test_chapter_runs_through_papermill_with_another_seed(tmp_path: Path):
     out = tmp_path / "out.ipynb"
     papermill.execute_notebook(str(src), str(out), parameters={"SEED": 1, "MODE": "quick"},
                                cwd=str(src.parent), kernel_name="python3", progress_bar=False)
-    nb = json.loads(out.read_text())
-    injected = [c for c in nb["cells"]
-                if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(injected) == 1 and "SEED = 1" in "".join(injected[0]["source"])
-    printed = "".join(o.get("text", "") for c in nb["cells"] if c["cell_type"] == "code"
-                      for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "SEED = 1" in injected[0].source
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.outputs if o.output_type == "stream")
     assert "test accuracy: 10-class" in printed
     assert "[VERIFIED] cheng.lemma1" in json.dumps(nb)
