@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -22,24 +24,17 @@ def _load_yaml(name: str) -> Any:
     return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
 
 
+def _build_book_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def toc_entries() -> list[str]:
-    """Every ``file:`` of ``_toc.yml`` (and its root), in order, without suffix."""
-    toc = _load_yaml("_toc.yml")
-    found: list[str] = [toc["root"]]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                found.append(str(node["file"]))
-            for key, value in node.items():
-                if key != "file":
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return found
+    """Every ``file:`` of ``_toc.yml`` (and its root), in order (the build script's reader)."""
+    return _build_book_module().toc_files(ROOT)
 
 
 def _exists(entry: str) -> bool:

@@ -7,8 +7,10 @@ Library code raises; this module turns exceptions into one clear line and an exi
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from advproof import ledger
@@ -37,10 +39,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_pages(args: argparse.Namespace) -> int:
     registry = load_registry(plugins=args.plugin)
     report = ledger.verify(registry, kinds=None)  # the ledger lists every kind of check
-    from advproof import blueprint
+    from pathlib import Path
+
+    from advproof import bench, blueprint
 
     paths = ledger.write_pages(report, args.out)
     paths += blueprint.write_pages(report, registry, args.notebooks, args.out)
+    performance = Path(args.out) / "performance.md"
+    ledger.atomic_write_text(performance, bench.render_page(args.benchmarks))
+    paths.append(performance)
     for path in paths:
         print(f"wrote {path}")
     failing = report.summary()["failing"]
@@ -55,6 +62,54 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = experiments.run(args.name, mode=args.mode, device=args.device, seed=args.seed,
                              data_dir=args.data, out_dir=args.out)
     print(json.dumps(result.summary(), indent=1))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from advproof import bench
+
+    names = [n for n in bench.BENCHMARKS if fnmatch.fnmatchcase(n, args.only or "*")]
+    if not names:
+        raise ValueError(f"no benchmark matches {args.only!r}; known: {bench.BENCHMARKS}")
+    for name in names:
+        result = bench.run(name, device=args.device, smoke=args.smoke)
+        path = bench.write(result, args.out)
+        ratios = ", ".join(f"{k} = {v:.3g}" for k, v in result.get("ratios", {}).items())
+        print(f"{name} [{result['device']}]: {ratios or result.get('hvps_to_1e-4')} -> {path}")
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from advproof import experiments
+
+    rows = experiments.staleness(args.mode, root=args.out, only=args.only)
+    if args.list:
+        for name, _status in rows:
+            for seed in args.seeds:
+                print(experiments.command(name, mode=args.mode, seed=seed, device=args.device,
+                                          data_dir=args.data, out_dir=args.out))
+        return 0
+    todo = [name for name, status in rows if status != "fresh" or args.force]
+    if args.launcher == "slurm":
+        for job in experiments.submit_slurm(todo, mode=args.mode, device=args.device,
+                                            seeds=args.seeds, data_dir=args.data,
+                                            out_dir=args.out, folder=args.slurm_folder):
+            print(f"submitted job {job.job_id}")
+        return 0
+    report = []
+    for name, status in rows:
+        if name not in todo:
+            report.append((name, status, "-", "-"))
+            continue
+        start = time.perf_counter()
+        for seed in args.seeds:
+            experiments.run(name, mode=args.mode, device=args.device, seed=seed,
+                            data_dir=args.data, out_dir=args.out)
+        report.append((name, f"{status} -> done", f"{time.perf_counter() - start:.0f} s",
+                       args.device))
+    print(f"{'experiment':<24} {'status':<20} {'wall':>8}  device")
+    for name, status, wall, device in report:
+        print(f"{name:<24} {status:<20} {wall:>8}  {device}")
     return 0
 
 
@@ -76,16 +131,42 @@ def build_parser() -> argparse.ArgumentParser:
     pages.add_argument("--out", default="book/_generated", help="output folder")
     pages.add_argument("--plugin", action="append", default=[], metavar="FILE")
     pages.add_argument("--notebooks", default="notebooks", help="folder of the chapters")
+    pages.add_argument("--benchmarks", default="benchmarks/results",
+                       help="folder of the stored benchmark results")
     pages.set_defaults(func=_cmd_pages)
 
     run = sub.add_parser("run", help="run one experiment and write its artifact")
     run.add_argument("name", help="experiment name, e.g. cheng_setting")
-    run.add_argument("--mode", choices=("quick", "full"), default="quick")
+    run.add_argument("--mode", choices=("quick", "full", "smoke"), default="quick",
+                     help="quick: CPU minutes; full: paper scale; smoke: the runner's own tests")
     run.add_argument("--device", default="cpu", help="cpu or cuda")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--data", default=None, metavar="DIR", help="folder with local data files")
     run.add_argument("--out", default="artifacts", metavar="DIR", help="artifact root folder")
     run.set_defaults(func=_cmd_run)
+
+    rep = sub.add_parser("reproduce", help="run every experiment whose artifact is missing or "
+                                           "stale, or list one command per experiment and seed")
+    rep.add_argument("--mode", choices=("quick", "full", "smoke"), default="full")
+    rep.add_argument("--only", metavar="GLOB", help="experiment names matching GLOB")
+    rep.add_argument("--list", action="store_true",
+                     help="print one independent `advproof run` command per experiment and seed")
+    rep.add_argument("--force", action="store_true", help="rerun fresh artifacts too")
+    rep.add_argument("--device", default="cpu")
+    rep.add_argument("--seeds", type=int, nargs="+", default=[0])
+    rep.add_argument("--data", default=None, metavar="DIR")
+    rep.add_argument("--out", default="artifacts", metavar="DIR")
+    rep.add_argument("--launcher", choices=("local", "slurm"), default="local",
+                     help="slurm: submit each run through submitit (pip install submitit)")
+    rep.add_argument("--slurm-folder", default="slurm_logs", metavar="DIR")
+    rep.set_defaults(func=_cmd_reproduce)
+
+    bench = sub.add_parser("bench", help="side-by-side benchmarks (ratios in one run)")
+    bench.add_argument("--only", metavar="GLOB")
+    bench.add_argument("--device", default="cpu")
+    bench.add_argument("--smoke", action="store_true", help="tiny sizes: the code path only")
+    bench.add_argument("--out", default="benchmarks/results", metavar="DIR")
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 

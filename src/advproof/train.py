@@ -12,7 +12,9 @@ Shapes: ``X: (N, *input_shape)``, ``y: (N,)``; ``instance_losses: (num_epochs, N
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import torch
@@ -239,6 +241,46 @@ def _run_epoch(
     return _Epoch(losses.sum(), correct, eps_sum, losses)
 
 
+class _State:
+    """Everything ``train`` needs to resume after an epoch, saved through a temporary file."""
+
+    def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, shuffle: torch.Generator,
+                 attack_gen: torch.Generator, history: list, logs: list | None,
+                 fingerprint: tuple) -> None:
+        self.model, self.opt, self.shuffle, self.attack_gen = model, opt, shuffle, attack_gen
+        self.history, self.logs, self.fingerprint = history, logs, repr(fingerprint)
+
+    def save(self, path: str | os.PathLike[str] | None, epoch: int) -> None:
+        """Write the state after ``epoch`` (temp file + rename: never half-written)."""
+        if path is None:
+            return
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save({"epoch": epoch, "fingerprint": self.fingerprint,
+                    "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                    "shuffle": self.shuffle.get_state(), "attack": self.attack_gen.get_state(),
+                    "history": self.history, "logs": self.logs}, tmp)
+        os.replace(tmp, path)
+
+    def load(self, path: str | os.PathLike[str] | None) -> int:
+        """Restore a saved state; returns the first epoch still to run (0 without one)."""
+        if path is None or not Path(path).is_file():
+            return 0
+        saved = torch.load(path, weights_only=False)
+        if saved["fingerprint"] != self.fingerprint:
+            raise ValueError(f"checkpoint {path} belongs to another run "
+                             f"({saved['fingerprint']} != {self.fingerprint}); remove it")
+        self.model.load_state_dict(saved["model"])
+        self.opt.load_state_dict(saved["opt"])
+        self.shuffle.set_state(saved["shuffle"])
+        self.attack_gen.set_state(saved["attack"])
+        self.history[:] = saved["history"]
+        if self.logs is not None:
+            self.logs[:] = saved["logs"]
+        return saved["epoch"] + 1
+
+
 def train(
     model: nn.Module,
     X: Tensor,
@@ -259,6 +301,7 @@ def train(
     loss: attacks.LossName = "ce",
     progress: bool | None = None,
     log_instances: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Minibatch (adversarial) training: min_theta E max_delta L(f(x + delta), y) (000, Eq. 2).
 
@@ -269,21 +312,28 @@ def train(
     model's initial mode is restored at the end. ``history[e]``: "epoch" e (0-based), mean
     training "loss" and "acc" on the (attacked) batches before each step, and the mean "eps".
     ``progress``: None shows tqdm's default (``TQDM_DISABLE=1`` silences it), False none.
+    ``checkpoint``: a file where the state (model, optimizer, both generators, history) is
+    saved atomically after every epoch; a call that finds it resumes after its last epoch and
+    ends exactly as an uninterrupted run would. It is left in place; the caller removes it.
     """
     _check_train_args(num_epochs, lr, batch_size, schedule_update, attack_mode, loss, y)
     schedule = constant(eps_schedule) if isinstance(eps_schedule, int | float) else eps_schedule
     shuffle = torch.Generator().manual_seed(seed)
-    attack_fn = _resolve_attack(attack, attack_kwargs,
-                                loss, torch.Generator(X.device).manual_seed(seed + 1))
+    attack_gen = torch.Generator(X.device).manual_seed(seed + 1)
+    attack_fn = _resolve_attack(attack, attack_kwargs, loss, attack_gen)
     opt = _optimizer(model, optimizer, lr, momentum, weight_decay)
     lf, n = attacks.loss_fn(loss), len(X)
     history: list[dict[str, float]] = []
     logs: list[Tensor] | None = [] if log_instances else None
+    state = _State(model, opt, shuffle, attack_gen, history, logs,
+                   (num_epochs, lr, batch_size, seed, n, optimizer, loss))
+    start = state.load(checkpoint)
     bar = _progress_bar(num_epochs * n, progress)
+    bar.update(start * n)
     was_training = model.training
     model.train()
     try:
-        for epoch in range(num_epochs):
+        for epoch in range(start, num_epochs):
             order = torch.randperm(n, generator=shuffle).to(X.device)
             out = _run_epoch(model, X, y, epoch, order=order, batch_size=batch_size, opt=opt,
                              lf=lf, attack=attack_fn, attack_mode=attack_mode,
@@ -293,6 +343,7 @@ def train(
             bar.set_postfix(loss=history[-1]["loss"], acc=history[-1]["acc"], eps=out.eps / n)
             if logs is not None:
                 logs.append(out.losses)
+            state.save(checkpoint, epoch)
     finally:
         bar.close()
         model.train(was_training)

@@ -47,6 +47,8 @@ class Config:
 
 CONFIGS: dict[str, Config] = {
     "quick": Config(),
+    # the runner's own tests (checkpoint/resume, reproduce): seconds, not science
+    "smoke": Config(hidden=(16,), num_epochs=8, n_eval=8, A_grid=(0.01, 1.0), steps=10),
     "full": Config(dataset="fashion-mnist", hidden=(256, 256), num_epochs=20, batch_size=128,
                    n_eval=400, steps=200),
 }
@@ -97,12 +99,15 @@ class Result:
 
 
 def train_model(X: torch.Tensor, y: torch.Tensor, n_out: int, cfg: Config, *, seed: int,
-                loss: str) -> models.MLP:
-    """A ReLU MLP trained (clean, SGD) on ``(X, y)``, returned in float64 and eval mode."""
+                loss: str, checkpoint: Any = None) -> models.MLP:
+    """A ReLU MLP trained (clean, SGD) on ``(X, y)``, returned in float64 and eval mode.
+
+    ``checkpoint``: a file for ``train.train``'s per-epoch state (resume after a kill).
+    """
     model = models.MLP(X.shape[1], cfg.hidden, n_out,
                        generator=torch.Generator().manual_seed(seed))
     train.train(model, X, y, num_epochs=cfg.num_epochs, lr=cfg.lr, batch_size=cfg.batch_size,
-                seed=seed, loss=loss, progress=None)
+                seed=seed, loss=loss, progress=None, checkpoint=checkpoint)
     return model.double().eval()
 
 
@@ -194,25 +199,38 @@ def lemma2_regime(model: models.MLP, X: torch.Tensor, y: torch.Tensor, cfg: Conf
 
 
 def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
-        data_dir: str | None = None) -> Result:
-    """Train the two nets and measure everything; float64 on CPU for every second-order step."""
+        data_dir: str | None = None, checkpoint: Any = None) -> Result:
+    """Train the two nets and measure everything; float64 on CPU for every second-order step.
+
+    ``checkpoint`` (an ``experiments.Checkpoint``) makes a killed run resume: training saves
+    every epoch, each measurement stage once it is done.
+    """
+    from advproof.experiments import Checkpoint
+
     cfg = CONFIGS[mode]
+    ckpt = checkpoint or Checkpoint(None)
     if device != "cpu":
-        raise ValueError("cheng_setting measures in float64 on the CPU; use --device cpu")
+        raise ValueError("cheng_setting measures in float64 on the CPU (its cost is the exact "
+                         "input Hessians, not the training); use --device cpu")
     tr = data.load(cfg.dataset, split="train", flatten=True, data_dir=data_dir)
     te = data.load(cfg.dataset, split="test", flatten=True, data_dir=data_dir,
                    dtype=torch.float64)
-    multi = train_model(tr.X, tr.y, 10, cfg, seed=seed, loss="ce")
+    multi = train_model(tr.X, tr.y, 10, cfg, seed=seed, loss="ce",
+                        checkpoint=ckpt.path("train_multiclass.pt"))
     trb = data.load(cfg.dataset, split="train", flatten=True, classes=cfg.binary_classes,
                     data_dir=data_dir)
     teb = data.load(cfg.dataset, split="test", flatten=True, classes=cfg.binary_classes,
                     data_dir=data_dir, dtype=torch.float64)
-    binary = train_model(trb.X, 2 * trb.y - 1, 1, cfg, seed=seed, loss="bce")
+    binary = train_model(trb.X, 2 * trb.y - 1, 1, cfg, seed=seed, loss="bce",
+                         checkpoint=ckpt.path("train_binary.pt"))
     with torch.no_grad():
         acc = {"multiclass": float((multi(te.X).argmax(1) == te.y).double().mean()),
                "binary": float(((binary(teb.X)[:, 0] > 0).long() == teb.y).double().mean())}
     Xm, ym = te.X[: cfg.n_eval], te.y[: cfg.n_eval]
     Xb, yb = teb.X[: cfg.n_eval], 2 * teb.y[: cfg.n_eval] - 1
-    hess = {"multiclass": hessian_stats(multi, Xm, ym, "ce", cfg.rank_rtol),
-            "binary": hessian_stats(binary, Xb, yb, "bce", cfg.rank_rtol)}
-    return Result(cfg, acc, hess, reduction_stats(multi, Xm, ym), lemma2_regime(multi, Xm, ym, cfg))
+    hess = ckpt.stage("hessian", lambda: {
+        "multiclass": hessian_stats(multi, Xm, ym, "ce", cfg.rank_rtol),
+        "binary": hessian_stats(binary, Xb, yb, "bce", cfg.rank_rtol)})
+    reduction = ckpt.stage("reduction", lambda: reduction_stats(multi, Xm, ym))
+    regime = ckpt.stage("lemma2", lambda: lemma2_regime(multi, Xm, ym, cfg))
+    return Result(cfg, acc, hess, reduction, regime)
