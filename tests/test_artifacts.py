@@ -37,7 +37,7 @@ def test_run_writes_an_artifact_atomically_with_provenance(tmp_path: Path, monke
     module = experiments.module("cheng_setting")
     monkeypatch.setattr(module, "run", lambda mode, **kw: Tiny())
     experiments.run("cheng_setting", mode="quick", seed=3, out_dir=tmp_path)
-    art = json.loads((tmp_path / "cheng_setting" / "quick" / "result.json").read_text())
+    art = json.loads((tmp_path / "cheng_setting" / "quick" / "seed3" / "result.json").read_text())
     assert art["provenance"]["seed"] == 3 and art["result"] == {"summary": {"x": 1}}
     assert list(tmp_path.rglob("*.tmp")) == []
     with pytest.raises(ValueError, match="unknown experiment"):
