@@ -237,3 +237,129 @@ def test_progress_bar_goes_to_stderr(capsys):
     assert "12/12" in out.err and out.out == ""
     train.train(tiny_mlp(), X, y, num_epochs=1, lr=0.1, batch_size=4, progress=False)
     assert capsys.readouterr().err == ""
+
+
+# --- PAS: Liu et al. 004 eq. 5, Sec. 5, App. C.1 ------------------------------------------------
+
+
+def hitting_epochs(schedule, target: float, horizon: int = 200) -> list[int]:
+    """Epochs d at which eps(d) reaches the target while eps(d - 1) had not (integer epochs)."""
+    hits, before = [], False
+    for d in range(horizon):
+        now = schedule(d) >= target - 1e-12
+        if now and not before:
+            hits.append(d)
+        before = now
+    return hits
+
+
+def test_pas_mnist_hitting_times():
+    """One period of 100 epochs, eps_min = 0, target 0.4: cosine (max 0.6) at epoch 61
+    (arccos(-1/3)/pi = 0.608), linear (max 0.8) at epoch 50 (seed-liu-landscape.md §4)."""
+    cos = train.pas((0, 100), 0.6, "cosine", v_target=0.4)
+    lin = train.pas((0, 100), 0.8, "linear", v_target=0.4)
+    assert hitting_epochs(cos, 0.4, 100) == [61]
+    assert hitting_epochs(lin, 0.4, 100) == [50]
+    assert cos(60) < 0.4 < train.pas((0, 100), 0.6, "cosine", v_target=1.0)(61)  # the clip bites
+
+
+@pytest.mark.parametrize("shape", ["cosine", "linear"])
+def test_pas_cifar_hitting_times(shape):
+    """CIFAR-10, max 16/255, target 8/255: 100 without resets; 50, 125, 175 with resets after
+    epochs 100 and 150 (the schedule scaled to each period)."""
+    target = 8 / 255
+    plain = train.pas((0, 200), 16 / 255, shape, v_target=target)
+    periodic = train.pas((0, 100, 150, 200), 16 / 255, shape, v_target=target)
+    assert hitting_epochs(plain, target) == [100]
+    assert hitting_epochs(periodic, target) == [50, 125, 175]
+    assert periodic(100) == periodic(150) == 0.0  # resets
+
+
+def test_pas_cosine_values_of_the_notes():
+    """Cosine values (x 255) at epochs 0, 10, 25, 40, 50 of the first CIFAR period."""
+    s = train.pas((0, 100, 150, 200), 16 / 255, "cosine", v_target=8 / 255)
+    got = [255 * s(d) for d in (0, 10, 25, 40, 50)]
+    assert got == pytest.approx([0.0, 0.392, 2.343, 5.528, 8.0], abs=1e-3)
+
+
+@pytest.mark.parametrize("shape", ["cosine", "linear"])
+@pytest.mark.parametrize("boundaries", [(0, 100), (0, 200), (0, 100, 150, 200)])
+def test_pas_values_stay_in_zero_target(shape, boundaries):
+    for v_min in (0.0, -0.1):
+        s = train.pas(boundaries, 0.6, shape, v_target=0.4, v_min=v_min)
+        values = [s(0.25 * k) for k in range(-8, 4 * 210)]
+        assert min(values) >= 0.0 and max(values) <= 0.4
+        assert s(-5) == s(0) and s(10_000) == s(boundaries[-1])  # clamped outside the run
+
+
+def test_pas_rises_within_each_period_and_resets():
+    s = train.pas((0, 100, 150, 200), 1.0, "linear", v_target=1.0)
+    for lo, hi in ((0, 100), (100, 150), (150, 200)):
+        values = [s(t) for t in torch.linspace(lo, hi - 1e-6, 50, dtype=F64).tolist()]
+        assert values == sorted(values) and values[0] == 0.0
+    assert s(125) == pytest.approx(0.5) and s(50) == pytest.approx(0.5)
+
+
+def test_period_position_and_per_period_lr_schedules():
+    assert train.period_position((0, 100, 150, 200), 120) == (1, pytest.approx(0.4))
+    assert train.period_position((0, 100, 150, 200), 200) == (2, 1.0)
+    lr = train.per_period((0, 100, 150, 200), train.step_decay(0.1))
+    assert [lr(t) for t in (0, 49, 50, 74, 75, 99, 100, 130, 137.5, 150)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001, 0.1, 0.01, 0.001, 0.1])
+    vgg = train.per_period((0, 200), train.exp_decay(1e-3, 1e-4))
+    assert vgg(99) == pytest.approx(1e-3) and vgg(150) == pytest.approx(1e-4)
+    assert vgg(125) == pytest.approx(1e-3 * 0.1**0.5)  # geometric halfway
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: train.pas((0,), 0.6, v_target=0.4),
+        lambda: train.pas((0, 100, 50), 0.6, v_target=0.4),
+        lambda: train.pas((0, 100), 0.6, "step", v_target=0.4),
+        lambda: train.pas((0, 100), 0.2, v_target=0.4, v_min=0.3),
+        lambda: train.pas((0, 100), 0.6, v_target=-0.4),
+        lambda: train.step_decay(0.1, milestones=(1.5,)),
+        lambda: train.exp_decay(1e-3, 0.0),
+        lambda: train.Ensemble([]),
+    ],
+)
+def test_pas_arguments_are_validated(build):
+    with pytest.raises(ValueError):
+        build()
+
+
+def test_lr_schedule_and_callback_see_every_step():
+    X, y = blobs(60)
+    steps: list = []
+    lr = train.per_period((0, 2, 4), train.step_decay(0.1, milestones=(0.5,)))
+    eps = train.pas((0, 2, 4), 0.4, "linear", v_target=0.2)
+    train.train(tiny_mlp(), X, y, num_epochs=4, lr=0.5, batch_size=20, attack="fgsm",
+                eps_schedule=eps, lr_schedule=lr, callback=lambda m, s: steps.append(s),
+                progress=False)
+    assert len(steps) == 12 and [s.last_in_epoch for s in steps[:3]] == [False, False, True]
+    assert [s.lr for s in steps[::3]] == pytest.approx([0.1, 0.01, 0.1, 0.01])
+    assert [s.eps for s in steps[::3]] == pytest.approx([eps(e) for e in range(4)])
+    assert all(0 <= s.correct <= s.size == 20 for s in steps)
+    plain = train.train(tiny_mlp(), X, y, num_epochs=2, lr=0.1, batch_size=20, progress=False)
+    same = train.train(tiny_mlp(), X, y, num_epochs=2, lr=0.1, batch_size=20, progress=False,
+                       lr_schedule=train.constant(0.1), callback=lambda m, s: None)
+    assert plain.history == same.history  # a constant schedule and a no-op callback change nothing
+    with pytest.raises(ValueError):
+        train.train(tiny_mlp(), X, y, num_epochs=1, lr=0.1, batch_size=20, progress=False,
+                    lr_schedule=lambda t: 0.0)
+
+
+def test_end_of_period_checkpoints_make_an_ensemble():
+    X, y = blobs(60)
+    ckpt = train.Checkpoints([1, 3])
+    model = tiny_mlp()
+    train.train(model, X, y, num_epochs=4, lr=0.1, batch_size=20, callback=ckpt, progress=False)
+    assert len(ckpt.models) == 2 and all(not m.training for m in ckpt.models)
+    assert ckpt.models[1] is not model
+    assert torch.equal(ckpt.models[1](X), model.eval()(X))  # the last one is the final model
+    ens = train.Ensemble(ckpt.models)
+    p = torch.stack([torch.softmax(m(X), -1) for m in ckpt.models]).mean(0)
+    assert torch.allclose(torch.softmax(ens(X), -1), p, atol=1e-12)
+    delta = attacks.fgsm(ens, X, y, 0.1)  # the ensemble is attacked end to end
+    assert delta.abs().max() <= 0.1 + 1e-12

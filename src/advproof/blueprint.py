@@ -100,7 +100,8 @@ def render_page(report: Report, registry: Registry, locations: dict[str, tuple[s
         "Generated from the claim registry by `advproof pages`; never edit it by hand. Each node "
         "is a claim and links to its statement; an arrow goes from a result to the result that "
         "uses it (solid: used by the statement, dashed: used in a proof step). Dashed boxes "
-        "belong to other sources.", "",
+        "belong to other sources. The [ledger](ledger.md) lists every check, and the "
+        "[coverage](coverage.md) pages every numbered item of each source.", "",
         f"{len(shown)} claims, {n_edges} dependency edges. Colours: {legend}.", "",
         "```{graphviz}", dot(report, registry, locations, page_dir, prefix), "```", "",
     ])

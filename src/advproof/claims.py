@@ -49,7 +49,9 @@ STATEMENT_KINDS: tuple[str, ...] = (
 CLAIM_ID = re.compile(r"^[a-z][a-z0-9]*\.[a-z][a-z0-9_]*$")
 
 #: The claim sets that make up the book, one module per source.
-CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng",)
+CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.cheng_dynamics",
+                                  "advproof.symbolic.lyu_zhu", "advproof.symbolic.liu",
+                                  "advproof.symbolic.cheng_training")
 
 
 class CheckFailed(AssertionError):
@@ -244,6 +246,8 @@ class Registry:
 
     def __init__(self, claim_sets: Iterable[ClaimSet] = ()) -> None:
         self._claims: dict[str, Claim] = {}
+        #: results kept by ``ledger.verify(..., cache=True)``: (claim id, kinds) -> ClaimResult
+        self.results: dict[tuple, Any] = {}
         for claim_set in claim_sets:
             self.add(claim_set)
 

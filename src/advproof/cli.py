@@ -41,10 +41,11 @@ def _cmd_pages(args: argparse.Namespace) -> int:
     report = ledger.verify(registry, kinds=None)  # the ledger lists every kind of check
     from pathlib import Path
 
-    from advproof import bench, blueprint
+    from advproof import bench, blueprint, coverage
 
     paths = ledger.write_pages(report, args.out)
     paths += blueprint.write_pages(report, registry, args.notebooks, args.out)
+    paths += coverage.write_pages(coverage.load_inventory(), report, args.out)
     performance = Path(args.out) / "performance.md"
     ledger.atomic_write_text(performance, bench.render_page(args.benchmarks))
     paths.append(performance)
@@ -63,6 +64,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
                              data_dir=args.data, out_dir=args.out)
     print(json.dumps(result.summary(), indent=1))
     return 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from advproof import coverage
+
+    registry = load_registry()
+    items = coverage.load_inventory()
+    report = None if args.no_checks else ledger.verify(registry)
+    out = coverage.to_json(items, report)
+    problems = coverage.problems(items, registry)
+    if args.json:
+        print(json.dumps(out | {"problems": problems}, indent=1))
+    else:
+        for row in out["items"]:
+            where = ", ".join(row["claims"]) or row["reason"]
+            print(f"{row['source']} {row['item']:<16} {row['status'] or '':<16} {where}")
+        for source, counts in out["summary"].items():
+            print(f"{source}: {counts}")
+        for problem in problems:
+            print(f"PROBLEM: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -160,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="slurm: submit each run through submitit (pip install submitit)")
     rep.add_argument("--slurm-folder", default="slurm_logs", metavar="DIR")
     rep.set_defaults(func=_cmd_reproduce)
+
+    cov = sub.add_parser("coverage", help="every numbered item of every source and its status")
+    cov.add_argument("--json", action="store_true")
+    cov.add_argument("--no-checks", action="store_true",
+                     help="list the inventory without running the claims' checks (no statuses)")
+    cov.set_defaults(func=_cmd_coverage)
 
     bench = sub.add_parser("bench", help="side-by-side benchmarks (ratios in one run)")
     bench.add_argument("--only", metavar="GLOB")

@@ -176,12 +176,15 @@ def _flagged(registry: Registry, claim: Claim, statuses: dict[str, str]) -> tupl
 
 
 def verify(
-    registry: Registry, *, only: str | None = None, kinds: Sequence[str] | None = DEFAULT_KINDS
+    registry: Registry, *, only: str | None = None, kinds: Sequence[str] | None = DEFAULT_KINDS,
+    cache: bool = False,
 ) -> Report:
     """Run every selected check of every selected claim (float64, CPU) and collect a report.
 
     Each claim also lists the results it rests on (its ``uses`` closure) that are corrected,
     refuted or failing; those come from the same run (or, outside ``only``, are run too).
+    ``cache``: reuse (and keep) results in ``registry.results``, so a chapter that shows claim
+    after claim runs each dependency once (the registry is rebuilt when the code changes).
     """
     for kind in kinds or ():
         if kind not in CHECK_KINDS:
@@ -189,7 +192,14 @@ def verify(
     start = time.perf_counter()
     selected = registry.select(only)
     needed = {c.id for c in selected} | {d for c in selected for d in registry.closure(c.id)}
-    ran = {c.id: run_claim(c, kinds) for c in registry if c.id in needed}
+    memo = registry.results if cache else {}
+    ran = {}
+    for claim in registry:
+        if claim.id in needed:
+            key = (claim.id, None if kinds is None else tuple(kinds))
+            if key not in memo:
+                memo[key] = run_claim(claim, kinds)
+            ran[claim.id] = memo[key]
     statuses = {i: r.status for i, r in ran.items()}
     results = tuple(
         ClaimResult(r.claim, r.status, r.checks, _flagged(registry, r.claim, statuses))
@@ -316,7 +326,8 @@ def show(claim_id: str, *, registry: Registry | None = None, kinds: Sequence[str
     default) a failing claim also raises, so the notebook run (nbval, papermill) stops loudly.
     """
     registry = registry or default_registry()
-    result = verify(registry, only=claim_id, kinds=kinds).claims[0]
+    registry.get(claim_id)  # a clear KeyError for an unknown id
+    result = verify(registry, only=claim_id, kinds=kinds, cache=True).claims[0]
     badge = Badge(result)
     _glue_steps(result)
     if strict and not badge.ok:
@@ -348,7 +359,9 @@ def render_ledger(report: Report) -> str:
         "# The ledger", "",
         "Generated from the claim registry by `advproof pages` at build time; never edit it by "
         "hand. Each row links to the statement in its chapter. A check counts only if it "
-        "passed **and** its negative control (a deliberately wrong variant) was rejected.", "",
+        "passed **and** its negative control (a deliberately wrong variant) was rejected. "
+        "The [blueprint](blueprint.md) draws how the claims depend on each other, and the "
+        "[coverage](coverage.md) pages list every numbered item of each source.", "",
         f"{s['claims']} claims: {s['verified']} verified, {s['corrected']} corrected, "
         f"{s['refuted']} refuted, {s['failing']} failing, {s['not_checked']} not yet checked; "
         f"{s['checks']} checks in {s['seconds']:.1f} s.", "",

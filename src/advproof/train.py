@@ -11,9 +11,12 @@ Shapes: ``X: (N, *input_shape)``, ``y: (N,)``; ``instance_losses: (num_epochs, N
 
 from __future__ import annotations
 
+import bisect
+import copy
+import itertools
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -97,6 +100,154 @@ def periodic(
         return v if v_target is None else min(max(v, 0.0), v_target)
 
     return schedule
+
+
+# --- periodic adversarial scheduling (PAS): Liu et al. 004 eq. 5, Sec. 5, App. C.1 ----------
+
+
+def _check_boundaries(boundaries: Sequence[float]) -> tuple[float, ...]:
+    """Period boundaries ``b_0 < b_1 < ... < b_P`` as floats (ValueError otherwise)."""
+    b = tuple(float(v) for v in boundaries)
+    if len(b) < 2 or not all(math.isfinite(v) for v in b) or any(
+            v1 <= v0 for v0, v1 in itertools.pairwise(b)):
+        raise ValueError(f"boundaries must be >= 2 increasing finite numbers, got {boundaries!r}")
+    return b
+
+
+def period_position(boundaries: Sequence[float], t: float) -> tuple[int, float]:
+    """``(i, r)``: the period ``[b_i, b_{i+1})`` holding t and ``r = (t - b_i)/(b_{i+1} - b_i)``.
+
+    "The value of the learning rate and the adversarial budget are calculated based on the ratio
+    of the current epoch index to the current period length" (004 Sec. 5): r is that ratio. Before
+    ``b_0`` r is 0 (first period); from the last boundary on, r is 1 (end of the last period).
+    """
+    b = _check_boundaries(boundaries)
+    if t >= b[-1]:
+        return len(b) - 2, 1.0
+    i = max(bisect.bisect_right(b, t) - 1, 0)
+    return i, max((t - b[i]) / (b[i + 1] - b[i]), 0.0)
+
+
+def per_period(boundaries: Sequence[float], shape: Callable[[float], float]) -> Schedule:
+    """``t -> shape(r)``: one shape, "scaled proportionally" to each period (004 App. C.1).
+
+    ``shape`` maps the position ``r`` in [0, 1] inside the current period to a value; at each
+    boundary the schedule resets to ``shape(0)``. Used for eps (``pas``) and for the learning rate
+    (``step_decay``, ``exp_decay``) of PAS with resets.
+    """
+    b = _check_boundaries(boundaries)
+    return lambda t: float(shape(period_position(b, t)[1]))
+
+
+def pas(
+    boundaries: Sequence[float],
+    v_max: float,
+    shape: Literal["cosine", "linear"] = "cosine",
+    *,
+    v_target: float,
+    v_min: float = 0.0,
+) -> Schedule:
+    """PAS eps schedule, 004 eq. 5 / 003 eq. 4.29, clipped to [0, v_target], reset per period.
+
+    With ``r = d/D`` the position in the current period (D is the period's length):
+    ``eps_cos = (1 - cos(pi r))/2 (v_max - v_min) + v_min`` and
+    ``eps_lin = (v_max - v_min) r + v_min``, then ``clip(., 0, v_target)``. With
+    ``v_min <= 0 < v_target < v_max`` eps starts at 0, reaches the target and stays there until
+    the period ends. Paper values (App. C.1): ``v_min = 0``;
+    MNIST ``v_max`` 0.6 (cosine) / 0.8 (linear), target 0.4, boundaries (0, 100); CIFAR-10
+    ``v_max = 16/255``, target 8/255, boundaries (0, 200) or, with resets, (0, 100, 150, 200).
+    """
+    _check_finite(v_max=v_max, v_target=v_target, v_min=v_min)
+    attacks._check_choice("shape", shape, ("cosine", "linear"))
+    if v_target < 0 or v_max < v_min:
+        raise ValueError(f"pas needs v_target >= 0 and v_max >= v_min, got v_target={v_target!r},"
+                         f" v_min={v_min!r}, v_max={v_max!r}")
+    rise = {"cosine": lambda r: (1 - math.cos(math.pi * r)) / 2, "linear": lambda r: r}[shape]
+    return per_period(boundaries,
+                      lambda r: min(max(v_min + (v_max - v_min) * rise(r), 0.0), v_target))
+
+
+def step_decay(v0: float, *, milestones: Sequence[float] = (0.5, 0.75), factor: float = 0.1
+               ) -> Callable[[float], float]:
+    """A shape for ``per_period``: ``v0``, times ``factor`` after each milestone (fractions of r).
+
+    The inferred per-period learning rate of ResNet18 in 004 (Fig. 6 is not in the text): 0.1
+    for the first half of a period, 0.01 until 3/4, then 0.001 (``v0 = 0.1``, the defaults).
+    """
+    _check_finite(v0=v0, factor=factor)
+    ms = tuple(float(m) for m in milestones)
+    if any(not 0 < m < 1 for m in ms):
+        raise ValueError(f"milestones must lie in (0, 1), got {milestones!r}")
+    return lambda r: v0 * factor ** sum(r >= m for m in ms)
+
+
+def exp_decay(v0: float, v1: float, *, start: float = 0.5, end: float = 0.75
+              ) -> Callable[[float], float]:
+    """A shape for ``per_period``: ``v0`` until ``start``, geometric to ``v1`` at ``end``, then v1.
+
+    The inferred per-period Adam learning rate of VGG in 004 (1e-3 decayed exponentially to 1e-4
+    between 1/2 and 3/4 of the period).
+    """
+    _check_finite(v0=v0, v1=v1, start=start, end=end)
+    if not (v0 > 0 and v1 > 0 and 0 <= start < end <= 1):
+        raise ValueError(f"exp_decay needs v0, v1 > 0 and 0 <= start < end <= 1, got "
+                         f"{v0!r}, {v1!r}, {start!r}, {end!r}")
+    return lambda r: v0 * (v1 / v0) ** _ramp(start, end, r)
+
+
+class Ensemble(nn.Module):
+    """The PAS ensemble of end-of-period checkpoints (004 Sec. 5): mean of the members' softmax.
+
+    ``forward`` returns ``log(mean_m softmax(f_m(x)))``: log-probabilities, usable as logits
+    (their softmax is the mean probability), so ``attacks`` and the cross-entropy attack the
+    ensemble end to end. 004 states neither how the members are combined nor how the ensemble is
+    attacked; this is the book's choice.
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Log of the mean class probabilities, (N, C)."""
+        logp = torch.stack([torch.log_softmax(m(x), dim=-1) for m in self.members])
+        return torch.logsumexp(logp, dim=0) - math.log(len(self.members))
+
+
+class Step(NamedTuple):
+    """What ``train`` passes to its callback after each optimizer step.
+
+    ``epoch`` and ``batch`` (0-based), ``last_in_epoch``, the mean training ``loss`` and the number
+    ``correct`` on the (attacked) batch before the step, its ``size``, and the ``eps`` and ``lr``
+    used. The parameters' ``.grad`` still hold the step's stochastic gradient.
+    """
+
+    epoch: int
+    batch: int
+    last_in_epoch: bool
+    loss: float
+    correct: int
+    size: int
+    eps: float
+    lr: float
+
+
+class Checkpoints:
+    """A ``train`` callback that keeps a copy of the model at the end of the given epochs.
+
+    ``Checkpoints([99, 149, 199])`` stores the end-of-period models of PAS with resets after
+    epochs 100 and 150 (004 Sec. 5); ``Ensemble(ckpt.models)`` is the periodic ensemble.
+    """
+
+    def __init__(self, epochs: Sequence[int]) -> None:
+        self.epochs = frozenset(int(e) for e in epochs)
+        self.models: list[nn.Module] = []
+
+    def __call__(self, model: nn.Module, step: Step) -> None:
+        if step.last_in_epoch and step.epoch in self.epochs:
+            self.models.append(copy.deepcopy(model).eval())
 
 
 # --- attacks for training --------------------------------------------------------------------
@@ -216,6 +367,7 @@ def _run_epoch(
     model: nn.Module, X: Tensor, y: Tensor, epoch: int, *, order: Tensor, batch_size: int,
     opt: torch.optim.Optimizer, lf: Callable[[Tensor, Tensor], Tensor], attack: AttackFn | None,
     attack_mode: str, eps_schedule: Schedule, schedule_update: str, bar: tqdm,
+    lr_schedule: Schedule | None = None, callback: Callable[[nn.Module, Step], None] | None = None,
 ) -> _Epoch:
     """One pass over X in the order ``order``: attack (if eps > 0), then one step per batch."""
     n_batches = math.ceil(len(order) / batch_size)
@@ -224,9 +376,12 @@ def _run_epoch(
     for i in range(n_batches):
         idx = order[i * batch_size:(i + 1) * batch_size]
         xb, yb = X[idx], y[idx]
-        eps = float(eps_schedule(epoch + i / n_batches if schedule_update == "batch" else epoch))
+        t = epoch + i / n_batches if schedule_update == "batch" else epoch
+        eps = float(eps_schedule(t))
         if not eps >= 0:
             raise ValueError(f"eps_schedule returned {eps!r} at epoch {epoch}, batch {i}")
+        if lr_schedule is not None:
+            _set_lr(opt, lr_schedule(t), epoch, i)
         if attack is not None and eps > 0:
             xb = _attacked(model, xb, yb, eps, attack, attack_mode)
         z = model(xb)
@@ -235,10 +390,23 @@ def _run_epoch(
         per_sample.mean().backward()
         opt.step()
         losses[idx] = per_sample.detach().to(losses.dtype)
-        correct += _correct(z.detach(), yb).sum()
+        ok = _correct(z.detach(), yb).sum()
+        correct += ok
         eps_sum += eps * len(idx)
         bar.update(len(idx))
+        if callback is not None:
+            callback(model, Step(epoch, i, i == n_batches - 1, float(per_sample.detach().mean()),
+                                 int(ok), len(idx), eps, opt.param_groups[0]["lr"]))
     return _Epoch(losses.sum(), correct, eps_sum, losses)
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float, epoch: int, batch: int) -> None:
+    """Set every parameter group's learning rate (ValueError unless finite and > 0)."""
+    lr = float(lr)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr_schedule returned {lr!r} at epoch {epoch}, batch {batch}")
+    for group in opt.param_groups:
+        group["lr"] = lr
 
 
 class _State:
@@ -302,6 +470,8 @@ def train(
     progress: bool | None = None,
     log_instances: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
+    lr_schedule: Schedule | None = None,
+    callback: Callable[[nn.Module, Step], None] | None = None,
 ) -> TrainResult:
     """Minibatch (adversarial) training: min_theta E max_delta L(f(x + delta), y) (000, Eq. 2).
 
@@ -315,6 +485,11 @@ def train(
     ``checkpoint``: a file where the state (model, optimizer, both generators, history) is
     saved atomically after every epoch; a call that finds it resumes after its last epoch and
     ends exactly as an uninterrupted run would. It is left in place; the caller removes it.
+    ``lr_schedule`` (optional): the learning rate as a function of t, evaluated like eps; it
+    overrides ``lr`` from the first batch on (PAS with resets, 004 App. C.1). ``callback``
+    (optional): ``callback(model, Step(...))`` after every optimizer step, e.g. a
+    :class:`Checkpoints` or a gradient-norm logger (what it stores is not part of ``checkpoint``).
+    Both default to None: plain training, as before.
     """
     _check_train_args(num_epochs, lr, batch_size, schedule_update, attack_mode, loss, y)
     schedule = constant(eps_schedule) if isinstance(eps_schedule, int | float) else eps_schedule
@@ -337,7 +512,8 @@ def train(
             order = torch.randperm(n, generator=shuffle).to(X.device)
             out = _run_epoch(model, X, y, epoch, order=order, batch_size=batch_size, opt=opt,
                              lf=lf, attack=attack_fn, attack_mode=attack_mode,
-                             eps_schedule=schedule, schedule_update=schedule_update, bar=bar)
+                             eps_schedule=schedule, schedule_update=schedule_update, bar=bar,
+                             lr_schedule=lr_schedule, callback=callback)
             history.append({"epoch": epoch, "loss": out.loss.item() / n,
                             "acc": out.correct.item() / n, "eps": out.eps / n})
             bar.set_postfix(loss=history[-1]["loss"], acc=history[-1]["acc"], eps=out.eps / n)

@@ -23,7 +23,9 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-EXPERIMENTS: tuple[str, ...] = ("cheng_setting",)
+EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "lyuzhu_margins",
+                                "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
+                                "liu_landscape", "liu_pas")
 
 
 def config_hash(config: Any) -> str:
