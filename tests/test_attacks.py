@@ -323,12 +323,28 @@ def test_postconditions_raise():
     x, y = multiclass_data()
     with pytest.raises(attacks.AttackPostconditionError, match="finite"):
         attacks.raw_ascent(nan_model, x, y, alpha=0.1, steps=1)
+    with pytest.raises(attacks.AttackPostconditionError, match="finite"):  # inside a ball too
+        attacks.pgd(nan_model, x, y, eps=0.1, alpha=0.05, steps=2)
+    one_nan = torch.zeros_like(x)
+    one_nan[2, 1] = float("nan")
+    for p in (INF, 2.0):
+        with pytest.raises(attacks.AttackPostconditionError, match="finite"):
+            attacks._check_postconditions(one_nan, x, Ball(p, 0.1), None)
     delta = torch.full_like(x, 0.5)
     with pytest.raises(attacks.AttackPostconditionError, match="exceeds eps"):
         attacks._check_postconditions(delta, x, Ball(INF, 0.1), None)
     with pytest.raises(attacks.AttackPostconditionError, match="clip box"):
         attacks._check_postconditions(delta, torch.zeros_like(x), None, (0.0, 0.4))
     attacks._check_postconditions(delta, torch.zeros_like(x), Ball(INF, 0.5), (0.0, 0.5))
+
+
+def test_box_keeps_inside_coordinates_exact_and_clamps_the_rest():
+    x = torch.tensor([[0.1, 0.5, 0.9, 0.3]], dtype=F64)
+    delta = torch.tensor([[0.2, -0.7, 0.3, 1e-17]], dtype=F64)
+    boxed = attacks._box(delta, x, 0.0, 1.0)
+    assert torch.equal(boxed[0, [0, 3]], delta[0, [0, 3]])  # inside: the same bits
+    assert torch.equal(x + boxed, torch.tensor([[0.1 + 0.2, 0.0, 1.0, 0.3 + 1e-17]], dtype=F64))
+    assert torch.equal(attacks._box(delta, x, None, None), delta)
 
 
 def test_named_warnings_for_pitfalls():

@@ -199,16 +199,11 @@ def _box(delta: Tensor, x: Tensor, lo: Scalar | None, hi: Scalar | None) -> Tens
     if lo is None and hi is None:
         return delta
     x_adv = x + delta
-    inside = torch.ones_like(x_adv, dtype=torch.bool)
-    if lo is not None:
-        lo_t = torch.as_tensor(lo, dtype=x.dtype, device=x.device)
-        inside &= x_adv >= lo_t
-        x_adv = torch.maximum(x_adv, lo_t)
-    if hi is not None:
-        hi_t = torch.as_tensor(hi, dtype=x.dtype, device=x.device)
-        inside &= x_adv <= hi_t
-        x_adv = torch.minimum(x_adv, hi_t)
-    return torch.where(inside, delta, x_adv - x)
+    lo_t = None if lo is None else torch.as_tensor(lo, dtype=x.dtype, device=x.device)
+    hi_t = None if hi is None else torch.as_tensor(hi, dtype=x.dtype, device=x.device)
+    boxed = torch.clamp(x_adv, lo_t, hi_t)
+    # A coordinate inside the box is unchanged by the clamp; keep its delta bit for bit.
+    return torch.where(boxed == x_adv, delta, boxed - x)
 
 
 @dataclass(frozen=True)
@@ -305,7 +300,12 @@ def _threat_model(
         if len(clip) != 2:
             raise ValueError(f"clip must be a pair (lo, hi), got {clip!r}")
         lo_t, hi_t = (torch.as_tensor(b, dtype=x.dtype, device=x.device) for b in clip)
-        if bool((x < lo_t).any() | (x > hi_t).any()):
+        if lo_t.dim() == 0 and hi_t.dim() == 0:  # one pass over x instead of two
+            x_min, x_max = torch.aminmax(x)
+            outside = bool((x_min < lo_t) | (x_max > hi_t))
+        else:
+            outside = bool((x < lo_t).any() | (x > hi_t).any())
+        if outside:
             raise ValueError(f"x lies outside the clip box {clip!r}")
     if eps is None:
         return None, clip
@@ -315,16 +315,24 @@ def _threat_model(
 
 
 def _check_postconditions(delta: Tensor, x: Tensor, ball: Ball | None, clip: tuple | None) -> None:
-    """Raise AttackPostconditionError unless delta is finite, in the ball and in the box."""
-    if not bool(torch.isfinite(delta).all()):
-        raise AttackPostconditionError("delta is not finite (NaN/inf in the model or the loss)")
+    """Raise AttackPostconditionError unless delta is finite, in the ball and in the box.
+
+    Few passes over the data (this runs after every attack): the ball's norms propagate NaN, so
+    one reduction checks finiteness and the radius; the box tolerance is one scalar,
+    4 machine epsilons times (1 + max |x|).
+    """
     if ball is not None:
         eps = ball.eps.to(x.device) if isinstance(ball.eps, Tensor) else ball.eps
         worst = (ball.norm(delta) - eps * (1 + 1e-6)).max()
+        if not bool(torch.isfinite(worst)):
+            raise AttackPostconditionError("delta is not finite (NaN/inf in the model or the loss)")
         if worst > 0:
             raise AttackPostconditionError(f"||delta||_{ball.p} exceeds eps by {float(worst):.3e}")
+    elif not bool(torch.isfinite(delta).all()):
+        raise AttackPostconditionError("delta is not finite (NaN/inf in the model or the loss)")
     if clip is not None:
-        x_adv, tol = x + delta, 4 * torch.finfo(x.dtype).eps * (1 + x.abs())
+        x_adv = x + delta
+        tol = 4 * torch.finfo(x.dtype).eps * (1 + x.abs().max())
         lo, hi = (torch.as_tensor(b, dtype=x.dtype, device=x.device) for b in clip)
         if bool((x_adv < lo - tol).any() | (x_adv > hi + tol).any()):
             raise AttackPostconditionError(f"x + delta leaves the clip box {clip!r}")
@@ -371,6 +379,9 @@ def perturb(
     path = [delta]
     for t in range(steps):
         g, z = _grad(model, x + delta, y, loss)
+        if not bool(torch.isfinite(g).all()):  # sign(NaN) = 0 would hide it as "no attack"
+            raise AttackPostconditionError(f"the input gradient is not finite at step {t} "
+                                           f"(NaN/inf in the model or the loss)")
         if t == 0:
             _warn_pitfalls(z, g, loss)
         delta = _ascend(delta, g, step, alpha)

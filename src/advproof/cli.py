@@ -97,7 +97,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         result = bench.run(name, device=args.device, smoke=args.smoke)
         path = bench.write(result, args.out)
         ratios = ", ".join(f"{k} = {v:.3g}" for k, v in result.get("ratios", {}).items())
-        print(f"{name} [{result['device']}]: {ratios or result.get('hvps_to_1e-4')} -> {path}")
+        seconds = ", ".join(f"{k} = {v:.3g} s" for k, v in result.get("seconds", {}).items())
+        print(f"{name} [{result['device']}]: {ratios or seconds} -> {path}")
     return 0
 
 
