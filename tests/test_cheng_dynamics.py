@@ -204,18 +204,6 @@ def test_configs_state_the_papers_attack_settings():
         experiment.run("quick", device="cuda")
 
 
-def test_threads_restores_the_callers_setting():
-    before = torch.get_num_threads()
-    with experiment.threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    with experiment.threads(None):
-        assert torch.get_num_threads() == before
-    with pytest.raises(RuntimeError), experiment.threads(1):
-        raise RuntimeError("boom")
-    assert torch.get_num_threads() == before
-
-
 def test_progress_curve_and_saturation():
     m_success = np.array([2, 3, -1, 4])
     grad = np.tile(np.r_[1.0, 10.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0][:, None],

@@ -59,13 +59,6 @@ def test_mixed_norm_matches_finite_differences():
     assert float(liu.mixed_norm(theta, x[None])[0]) == pytest.approx(expected, rel=1e-6)
 
 
-def test_single_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with liu.single_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
 # --- experiments on tiny configurations -----------------------------------------------------
 
 

@@ -273,10 +273,6 @@ def test_kkt_of_model_and_the_certificate():
         margins.kkt_of_model(net, Xt, yt, margins.Adversary("none"))
 
 
-def test_one_thread_restores_the_thread_count_and_angle():
-    before = torch.get_num_threads()
-    with margins.one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
+def test_angle_degrees():
     assert margins.angle_degrees(np.array([1.0, 0.0]), torch.tensor([1.0, 1.0])) == \
         pytest.approx(45.0)

@@ -25,10 +25,9 @@ programs and quadratic programs in numpy float64 through scipy (``nnls``, ``linp
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -45,21 +44,6 @@ ADVERSARIES: tuple[str, ...] = ("none", "fgm", "fgsm", "pgd_l2", "pgd_linf", "ra
                                 "exact_l2", "exact_linf")
 GradMode = Literal["total", "detached"]
 
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block, then restore the previous count.
-
-    The theory checks and flows of these chapters use tensors of a few hundred entries: there,
-    thread hand-offs cost more than the arithmetic (10x on a loaded 2-core runner).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,8 +28,6 @@ cheng.c1-c3); ``gradient_flow`` also by the checks in :mod:`advproof.symbolic.ch
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -40,6 +38,7 @@ from torch import Tensor
 from advproof import attacks, curvature, data, models, train
 from advproof.experiments import cheng_setting
 from advproof.symbolic.cheng_dynamics import naive_delta, thm1_delta, thm2_delta
+from advproof.threads import threads
 
 __all__ = ["CONFIGS", "Config", "Flow", "Result", "gradient_flow", "kappa_000", "kappa_001",
            "path_average_hz", "run", "threads"]
@@ -112,24 +111,6 @@ PAPER_TABLE1: dict[str, dict[str, float]] = {
 
 # ---------------------------------------------------------------------------------------------
 # Threads
-
-
-@contextmanager
-def threads(n: int | None) -> Iterator[None]:
-    """Use ``n`` intra-op threads inside the block and restore the caller's count on exit.
-
-    The attacks here are long loops over tiny tensors (N = 40, D = 64 in quick mode), where a
-    second thread only adds synchronisation; on a loaded 2-core machine it made a raw-ascent step
-    14 ms instead of 0.5 ms. ``None`` leaves the setting alone. The only place this module
-    touches the process-wide thread count (STYLE §8).
-    """
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------

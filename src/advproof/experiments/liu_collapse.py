@@ -31,6 +31,7 @@ import torch
 
 from advproof import attacks, bounds, data, models, train
 from advproof.symbolic import liu
+from advproof.threads import single_thread
 
 __all__ = ["CONFIGS", "Config", "Result", "run"]
 
@@ -137,7 +138,7 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
             "digits": (data.load("digits", flatten=True, n=cfg.digits_n, dtype=torch.float64),
                        cfg.digits_epochs, False)}
     eps_star, rows = {}, {}
-    with liu.single_thread():
+    with single_thread():
         for name, (ds, epochs, exact) in sets.items():
             eps_star[name] = bounds.collapse_threshold(ds.X, ds.y, math.inf)
             rows[name] = []

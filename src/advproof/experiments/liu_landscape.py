@@ -36,7 +36,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from advproof import attacks, curvature, data, models, train
-from advproof.symbolic.liu import single_thread
+from advproof.threads import single_thread
 
 __all__ = ["CONFIGS", "Config", "Result", "run"]
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from advproof import attacks, data, models, train
-from advproof.symbolic.liu import single_thread
+from advproof.threads import single_thread
 
 __all__ = ["CONFIGS", "Config", "Result", "run"]
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from advproof import margins, models
+from advproof.threads import single_thread
 
 __all__ = ["CONFIGS", "Config", "Flow", "Result", "circle_data", "run", "train_flow"]
 
@@ -125,7 +126,7 @@ def train_flow(X: torch.Tensor, y: torch.Tensor, *, eps: float, variant: str, wi
     weights = margins.layer_weights(net)
     marks = set(np.unique(np.geomspace(1, steps, checkpoints).astype(int)).tolist()) | {0}
     rows, log_time, separated = [], -math.inf, -1
-    with margins.one_thread():
+    with single_thread():
         for s in range(steps + 1):
             log_loss = margins.log_exp_loss(margins.adversarial_margins(net, X, y, train_adv,
                                                                         mode))

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from advproof import data, margins, models, train
+from advproof.threads import single_thread
 
 __all__ = ["CONFIGS", "Config", "Result", "run"]
 
@@ -145,7 +146,7 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
     tr = data.load(cfg.dataset, split="train", flatten=True, classes=cfg.classes,
                    data_dir=data_dir, n=cfg.n_train, seed=seed)
     X, y = tr.X, 2.0 * tr.y.float() - 1.0
-    with margins.one_thread():
+    with single_thread():
         runs = {name or "standard": train_run(X, y, cfg, name, seed=seed)
                 for name in (None, *ATTACKS)}
     return Result(cfg, len(X), runs)

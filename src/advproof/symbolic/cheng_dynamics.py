@@ -33,6 +33,7 @@ from scipy.special import lambertw
 from advproof.asserts import fmt, rel_error, require, sym_equal, sym_zero, worst_close
 from advproof.claims import ClaimSet, Erratum
 from advproof.symbolic.cheng import step_exact
+from advproof.threads import single_thread
 
 CLAIMS = ClaimSet("cheng")
 
@@ -290,20 +291,6 @@ def _frozen_model(task: str, seed: int, n: int = 6, d: int = 10):
     return frozen, X, torch.randint(c, (n,), generator=gen), "mse" if task == "mse" else "ce"
 
 
-def _one_thread(fn: Callable) -> Callable:
-    """Run ``fn`` on one intra-op thread: its loops are over tiny tensors, where a second thread
-    only adds synchronisation (``experiments.cheng_dynamics.threads`` restores the setting)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from advproof.experiments.cheng_dynamics import threads
-
-        with threads(1):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
 def _hessian_and_gradient(model, X, y, loss):
     from advproof import attacks, curvature
 
@@ -421,7 +408,7 @@ def thm1_matrix_form(matrix_form: Callable) -> str:
     return _telescopes(matrix_form)
 
 
-@_one_thread
+@single_thread()
 def _matches_quadratic_attack(formula: tuple[Callable, Callable]) -> str:
     """MSE + frozen gates (a quadratic loss in x): the m-step attack equals the formula."""
     from advproof import attacks
@@ -639,7 +626,7 @@ def thm2_flow_plug_back(coef: Callable) -> str:
     return "d delta/ds = g + H delta, delta(0) = 0, g_{x+delta(s)} = e^{sH} g: simplify to 0"
 
 
-@_one_thread
+@single_thread()
 def _matches_quadratic_flow(formula: tuple[Callable, Callable]) -> str:
     """MSE + frozen gates: the RK4 gradient flow of the network equals the formula at s = beta."""
     from advproof import attacks
@@ -829,7 +816,7 @@ $(\|g\|_1/\|g\|_2)\,g/\|g\|_2$, the same curve at speed $\|g\|_1/\|g\|_2 \in [1,
 
 
 @functools.cache
-@_one_thread
+@single_thread()
 def _cor1_flows(task: str, seed: int = 7) -> tuple:
     """(model, X, y, loss, beta, raw gradient flow) for the Corollary 1 checks (cached)."""
     from advproof.experiments import cheng_dynamics as experiment
@@ -841,7 +828,7 @@ def _cor1_flows(task: str, seed: int = 7) -> tuple:
     return model, X, y, loss, b, flow
 
 
-@_one_thread
+@single_thread()
 def _l2_endpoint_matches(budget: str) -> str:
     """The l2 flow with budget ``budget`` ("arc": int ||g|| ds, "chord": ||delta_hat||, "beta")
     ends where the gradient flow ends at s = beta (3-class frozen-gate CE net, A = 2)."""
@@ -874,7 +861,7 @@ def cor1_printed_l2_equals_delta_hat(budget: str) -> str:
 
 @cor1.check(kind="numeric", subject="binary", control="multiclass", tolerance=1e-12,
             control_label="a 3-class net (rank-2 H_x)")
-@_one_thread
+@single_thread()
 def cor1_binary_path_is_straight(task: str) -> str:
     """Binary sigmoid + frozen gates: delta_hat, the l2 and the effective l_inf flows are all
     parallel to g_x (1 - cos <= 1e-12): the matching of Corollary 1 is trivial there."""

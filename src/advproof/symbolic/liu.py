@@ -24,7 +24,6 @@ import functools
 import itertools
 import math
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
@@ -35,37 +34,13 @@ from scipy.optimize import linprog
 from advproof import bounds, data
 from advproof.asserts import fmt, require, sym_equal, worst_close
 from advproof.claims import ClaimSet, Erratum
+from advproof.threads import single_thread
 
 CLAIMS = ClaimSet("liu")
 F64 = torch.float64
 
 eps, gamma = sp.symbols("epsilon gamma", positive=True)
 z = sp.Symbol("z", real=True)
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """One intra-op thread inside the block, restored on exit (STYLE §8).
-
-    Thousands of tiny float64 matmuls run far slower with a thread pool than without one on a
-    2-core box; the numeric checks here are made of such matmuls.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def one_thread(fn: Callable) -> Callable:
-    """Run the decorated property test inside :func:`single_thread`."""
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        with single_thread():
-            return fn(*args, **kwargs)
-
-    return wrapped
 
 
 def phi_sym(z_: sp.Expr) -> sp.Expr:
@@ -136,7 +111,7 @@ $\mathcal L_\epsilon(\mathbf w) = \frac1N \sum_i \log\big(1 + e^{-y_i \mathbf w^
 @eq6.step(1, "Hoelder: the dual maximiser attains eps ||w||_q on the l_p ball",
           numeric=True, subject=worst_perturbation_corrected, control=worst_perturbation_printed,
           control_label="v^{q/p} without sign and |.| (004 (13))", tolerance=1e-12)
-@one_thread
+@single_thread()
 def eq6_step1_hoelder(maximiser: Callable[[np.ndarray, float], np.ndarray]) -> str:
     """For p in {1, 1.5, 2, 3, inf}: ``||d||_p = 1`` and ``v^T d = ||v||_q`` on 200 random v."""
     rng = np.random.default_rng(0)
@@ -167,7 +142,7 @@ def eq6_step2_monotone(loss: sp.Expr) -> str:
 @eq6.check(kind="numeric", subject=bounds.logistic_adversarial_loss,
            control=adversarial_loss_wrong_norm, control_label="eps ||w||_p (primal norm)",
            tolerance=1e-10)
-@one_thread
+@single_thread()
 def eq6_against_lp(loss: Callable) -> str:
     """Eq. 6 equals the inner maximum by an LP (p = 1, inf) on 40 random (w, x, y, eps)."""
     rng = np.random.default_rng(1)
@@ -242,7 +217,7 @@ $\mathcal L_\epsilon(\mathbf w) = \frac1N\sum_i \log\big(1 + e^{-y_i\mathbf w^T\
 
 @eq7_claim.check(kind="numeric", subject=eq7, control=clean_loss,
                  control_label="the clean loss (eps dropped)", tolerance=1e-13)
-@one_thread
+@single_thread()
 def eq7_value_on_the_sphere(loss: Callable) -> str:
     """On ``||w||_2 = 1`` the surrogate's value equals eq. 6's (20 random instances)."""
     gen = torch.Generator().manual_seed(2)
@@ -257,7 +232,7 @@ def eq7_value_on_the_sphere(loss: Callable) -> str:
 
 @eq7_claim.check(kind="numeric", subject=eq7, control=eq6_l2, refutes=True,
                  control_label="eq. 6 itself (must not be refuted)", tolerance=1e-8)
-@one_thread
+@single_thread()
 def eq7_has_the_derivatives_of_eq6(loss: Callable) -> str:
     """Refutation: value, gradient and Hessian at unit-norm w vs eq. 6's (autograd, float64)."""
     gen = torch.Generator().manual_seed(3)
@@ -333,7 +308,7 @@ def _eigen_pairs(weights: Callable, rng: np.random.Generator) -> tuple[np.ndarra
 @lemma1.step(2, "Rayleigh quotients: lambda_max and lambda_min keep the order",
              numeric=True, subject=weights_dominated, control=weights_unordered,
              control_label="a_i >= b_i dropped", tolerance=1e-12)
-@one_thread
+@single_thread()
 def lemma1_step2_extremes(weights: Callable) -> str:
     """On 500 random instances: ``lambda_max(A) >= lambda_max(B)``, same for lambda_min."""
     rng = np.random.default_rng(4)
@@ -348,7 +323,7 @@ def lemma1_step2_extremes(weights: Callable) -> str:
 
 @lemma1.check(kind="numeric", subject=weights_dominated, control=weights_unordered,
               control_label="a_i >= b_i dropped", tolerance=1e-12)
-@one_thread
+@single_thread()
 def lemma1_every_eigenvalue(weights: Callable) -> str:
     """Stronger than printed: A - B is PSD (Loewner), so lambda_k(A) >= lambda_k(B) for every k."""
     rng = np.random.default_rng(5)
@@ -454,7 +429,7 @@ def thm3_step2_weight(domain: sp.Set) -> str:
            subject=np.linspace(0.0, 0.5, 9), control=np.linspace(0.0, 1.5, 9),
            control_label="eps up to 3 eps_hat (hypothesis dropped)", tolerance=1e-12,
            uses=("liu.lemma1",))
-@one_thread
+@single_thread()
 def thm3_step3_loewner(eps_grid: np.ndarray) -> str:
     """Eq. 7's Hessian at the unit-norm max-margin w (margin 0.5) on 20 separable sets."""
     fails, worst = monotone_failures(eq7, eps_grid)
@@ -464,7 +439,7 @@ def thm3_step3_loewner(eps_grid: np.ndarray) -> str:
 
 @thm3.check(kind="numeric", subject=eq6_l2, control=eq7, refutes=True,
             control_label="the surrogate eq. 7 (must not be refuted)", tolerance=1e-12)
-@one_thread
+@single_thread()
 def thm3_true_loss_is_monotone(loss: Callable) -> str:
     """Refutation: is the Hessian of eq. 6 (l2) Loewner-monotone on [0, eps_hat]? (20 sets)."""
     fails, worst = monotone_failures(loss, np.linspace(0.0, 0.5, 9))
@@ -591,7 +566,7 @@ def _agrees_with_definition(membership: Callable) -> str:
 @prop1.step(1, "Hoelder: V_eps = {(w_i - w_y)^T x + eps ||w_i - w_y||_q <= 0}", numeric=True,
             subject=in_version_space_hoelder, control=in_version_space_wrong_sign,
             control_label="-eps ||.||_q (budget on the wrong side)", tolerance=1e-12)
-@one_thread
+@single_thread()
 def prop1_step1_hoelder(membership: Callable) -> str:
     """Membership by the Hoelder form vs the definition (all vertices of the l_inf box)."""
     return _agrees_with_definition(membership)
@@ -601,7 +576,7 @@ def prop1_step1_hoelder(membership: Callable) -> str:
             numeric=True, refutes=True, subject=in_sublevel_set,
             control=in_version_space_hoelder,
             control_label="the Hoelder form (must not be refuted)", tolerance=1e-12)
-@one_thread
+@single_thread()
 def prop1_step2a_sublevel(membership: Callable) -> str:
     """Refutation of the printed argument: the sublevel set is strictly larger than V_eps."""
     return _agrees_with_definition(membership)
@@ -624,7 +599,7 @@ def prop1_step2b_monotone(constraint: Callable) -> str:
 
 @prop1.check(kind="numeric", subject=in_version_space_hoelder,
              control=in_version_space_wrong_sign, control_label="-eps ||.||_q", tolerance=0.0)
-@one_thread
+@single_thread()
 def prop1_nested(membership: Callable) -> str:
     """On 2000 random (W, x, y): membership at eps_2 implies membership at every eps_1 <= eps_2."""
     grid = np.linspace(0.0, 1.5, 16)
@@ -814,7 +789,7 @@ def thm1_step3b_point(threshold: Callable[[sp.Expr], sp.Expr]) -> str:
 @thm1.step(4, "Dataset: the slope at W = 0 is (1/N) sum_k u_k^T S_k + eps n_k ||u_k||_q",
            numeric=True, subject=directional_derivative_at_zero,
            control=derivative_without_budget, control_label="eps term dropped", tolerance=1e-5)
-@one_thread
+@single_thread()
 def thm1_step4_slope(slope: Callable) -> str:
     """The formula vs a one-sided finite difference of the exact L_eps at W = 0 (100 directions)."""
     X, y = collapse_toy()
@@ -835,7 +810,7 @@ def per_point_threshold(X: torch.Tensor, y: torch.Tensor, p: float) -> float:
 
 @thm1.check(kind="numeric", subject=bounds.collapse_threshold, control=per_point_threshold,
             control_label="max_i ||x_i||_inf (sufficient, not exact)", tolerance=1e-9)
-@one_thread
+@single_thread()
 def thm1_exact_toy(threshold: Callable) -> str:
     """Exact inner max, 3 unbalanced blobs: min L_eps < log K below eps*, = log K from eps* on."""
     X, y = collapse_toy()
@@ -1022,7 +997,7 @@ def _random_pairs(count: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarra
 @prop2.step(1, "(16)-(17): optimality of both maximisers sandwiches the value gap",
             numeric=True, subject=sandwich_both, control=sandwich_first,
             control_label="the first maximiser only", tolerance=1e-12)
-@one_thread
+@single_thread()
 def prop2_step1_sandwich(bound: Callable) -> str:
     """``|g_eps(theta_1) - g_eps(theta_2)| <= bound`` on 300 random pairs (eps = 0.3)."""
     worst = 0.0
@@ -1037,7 +1012,7 @@ def prop2_step1_sandwich(bound: Callable) -> str:
 @prop2.check(kind="numeric", subject=lambda g1, g2: float(np.abs(g1 - g2).max()),
              control=lambda g1, g2: float(abs(g1[len(g1) // 2] - g2[len(g2) // 2])),
              control_label="the clean point x only", tolerance=1e-12)
-@one_thread
+@single_thread()
 def prop2_value_lipschitz(clean_gap: Callable) -> str:
     """``|L_eps(theta_1) - L_eps(theta_2)| <= sup_{x' in ball} |g(x', theta_1) - g(x', theta_2)|``,
     so any Lipschitz constant of the clean loss over the ball serves (300 random pairs)."""

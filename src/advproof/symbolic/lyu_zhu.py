@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from advproof import attacks, margins, models
 from advproof.asserts import fmt, require, sym_equal, sym_zero, worst_close
 from advproof.claims import ClaimSet, Erratum
+from advproof.threads import single_thread
 
 CLAIMS = ClaimSet("lyuzhu")
 
@@ -47,7 +48,7 @@ MarginFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """One thread (tiny tensors), no warnings (dead units are expected on random nets)."""
-    with margins.one_thread(), warnings.catch_warnings():
+    with single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
 

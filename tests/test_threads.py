@@ -1,0 +1,35 @@
+"""The thread-count helper: set inside the block, restored on exit (errors included)."""
+
+import pytest
+import torch
+
+from advproof.threads import single_thread, threads
+
+
+def test_threads_sets_and_restores_the_callers_setting():
+    before = torch.get_num_threads()
+    with threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="boom"), threads(1):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+def test_single_thread_works_as_a_decorator():
+    before = torch.get_num_threads()
+
+    @single_thread()
+    def inside() -> int:
+        return torch.get_num_threads()
+
+    assert inside() == 1 and inside() == 1  # reusable: a fresh context per call
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_thread_counts_are_refused(bad):
+    with pytest.raises(ValueError, match="thread count"), threads(bad):
+        pass
