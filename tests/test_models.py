@@ -193,3 +193,20 @@ def test_deep_linear_end_to_end_matrix():
     torch.testing.assert_close(model(x), x @ W.T, rtol=1e-13, atol=1e-13)
     W_manual = model.linears[2].weight @ model.linears[1].weight @ model.linears[0].weight
     torch.testing.assert_close(W, W_manual, rtol=1e-14, atol=1e-14)
+
+
+def test_preact_resnet18_shapes_and_parameter_count():
+    model = models.PreActResNet18(generator=torch.Generator().manual_seed(0))
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    # Counted by hand: convs 3*64*9 + stage convs + 1x1 shortcuts, BN (weight, bias) on
+    # 3,904 channels (block inputs and outputs plus the final BN), linear 512*10 + 10.
+    convs = 3 * 64 * 9 + sum(9 * c_in * c_out + 9 * c_out * c_out for c_in, c_out in
+                             [(64, 64), (64, 64), (64, 128), (128, 128), (128, 256),
+                              (256, 256), (256, 512), (512, 512)])
+    shortcuts = 64 * 128 + 128 * 256 + 256 * 512
+    assert sum(p.numel() for p in model.parameters()) == \
+        convs + shortcuts + 2 * 3904 + 512 * 10 + 10 == 11_172_170
+    small = models.PreActResNet18(width=4)
+    assert small(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+    with pytest.raises(ValueError, match="width"):
+        models.PreActResNet18(width=0)

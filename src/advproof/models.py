@@ -303,3 +303,50 @@ class SmallCNN(nn.Module):
             x = x.view(-1, self.in_channels, self.side, self.side)
         h = torch.relu(self.conv2(torch.relu(self.conv1(x))))
         return self.fc(h.flatten(1))
+
+
+class PreActBlock(nn.Module):
+    """Pre-activation residual block (He et al. 2016): BN-ReLU-conv3x3, BN-ReLU-conv3x3, + skip."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.bn1, self.bn2 = nn.BatchNorm2d(c_in), nn.BatchNorm2d(c_out)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.shortcut = (nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
+                         if stride != 1 or c_in != c_out else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.relu(self.bn1(x))
+        skip = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        return self.conv2(torch.relu(self.bn2(out))) + skip
+
+
+class PreActResNet18(nn.Module):
+    """PreAct-ResNet18 for 32 x 32 inputs, the standard model of fast adversarial training
+    (Wong et al. 2020) and of the thesis's CIFAR-10 experiments. ``width`` is the first stage's
+    channel count (64 in the papers; smaller for tests); stages double it three times.
+    Inputs ``(N, in_channels, 32, 32)``; logits ``(N, n_out)``.
+    """
+
+    def __init__(self, in_channels: int = 3, n_out: int = 10, *, width: int = 64,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        _check_dims(in_channels=in_channels, n_out=n_out, width=width)
+        self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1, bias=False)
+        blocks, c = [], width
+        for i, c_out in enumerate((width, 2 * width, 4 * width, 8 * width)):
+            for j in range(2):
+                blocks.append(PreActBlock(c, c_out, 2 if (i > 0 and j == 0) else 1))
+                c = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.bn = nn.BatchNorm2d(c)
+        self.fc = nn.Linear(c, n_out)
+        if generator is not None:
+            reinit_(self, generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits (N, n_out)."""
+        h = torch.relu(self.bn(self.blocks(self.conv1(x))))
+        return self.fc(torch.nn.functional.adaptive_avg_pool2d(h, 1).flatten(1))
