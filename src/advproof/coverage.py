@@ -163,6 +163,6 @@ def write_pages(items: list[Item], report: Report, out_dir: str | Path) -> list[
 
 def claim_prefix_ok(source: str, claim_id: str) -> bool:
     """Whether a claim's prefix fits the source (cheng: 000/001, lyuzhu: 002, ...)."""
-    prefixes = {"000": "cheng", "001": "cheng", "002": "lyuzhu", "003": "(thesis|liu)",
+    prefixes = {"000": "cheng", "001": "cheng", "002": "lyuzhu", "003": "(thesis[0-9]*|liu)",
                 "004": "liu"}
     return re.match(prefixes.get(source, ".*") + r"\.", claim_id) is not None
