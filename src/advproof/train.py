@@ -273,6 +273,9 @@ def make_attack(
                                                        generator=generator, **kwargs)
     if "steps" not in kwargs:
         raise ValueError(f"attack 'pgd' needs attack_kwargs['steps'], got {sorted(kwargs)}")
+    if "alpha" in kwargs:
+        raise ValueError("attack 'pgd' takes rel_alpha (the step as a fraction of the scheduled "
+                         f"eps), not alpha: use rel_alpha={kwargs['alpha']!r} / eps")
     steps = kwargs.pop("steps")
     rel_alpha = kwargs.pop("rel_alpha", 2.5 / steps)
     return lambda model, xb, yb, eps: attacks.pgd(model, xb, yb, eps=eps, alpha=rel_alpha * eps,

@@ -23,7 +23,8 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "lyuzhu_margins",
+EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_practice",
+                                "lyuzhu_margins",
                                 "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
                                 "liu_landscape", "liu_pas")
 
