@@ -53,7 +53,8 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.lyu_zhu",
                                   "advproof.symbolic.lyu_zhu_chain", "advproof.symbolic.liu",
                                   "advproof.symbolic.cheng_training",
-                                  "advproof.symbolic.cheng_practice")
+                                  "advproof.symbolic.cheng_practice",
+                                  "advproof.symbolic.thesis_basics")
 
 
 class CheckFailed(AssertionError):
