@@ -36,7 +36,7 @@ import torch
 from scipy.optimize import linprog, minimize, nnls
 from torch import Tensor, nn
 
-from advproof import attacks
+from advproof import attacks, norms
 
 AdversaryKind = Literal["none", "fgm", "fgsm", "pgd_l2", "pgd_linf", "raw_l2", "exact_l2",
                         "exact_linf"]
@@ -307,16 +307,13 @@ class Worst(NamedTuple):
 
 def linear_worst_case(w: np.ndarray, X: np.ndarray, y: np.ndarray, eps: float, p: float
                       ) -> Worst:
-    """argmin over ||delta||_p <= eps of y w^T (x + delta): -y eps w/||w||_2 (p = 2) or
-    -y eps sgn(w) (p = inf); the margin is y w^T x - eps ||w||_q, q the dual exponent
-    (002 eqs. 10, 139)."""
+    """argmin over ||delta||_p <= eps of y w^T (x + delta): -y eps d*(w), d* the dual-norm
+    maximiser (``norms.dual_maximiser``: w/||w||_2 for p = 2, sgn(w) for p = inf, any p >= 1);
+    the margin is y w^T x - eps ||w||_q, q the dual exponent (002 eqs. 10, 139)."""
     w, X, y = (np.asarray(a, dtype=np.float64) for a in (w, X, y))
-    if p == 2.0:
-        direction, dual = w / np.linalg.norm(w), np.linalg.norm(w)
-    elif p == math.inf:
-        direction, dual = np.sign(w), np.abs(w).sum()
-    else:
-        raise ValueError(f"p must be 2 or inf, got {p!r}")
+    w_t = torch.from_numpy(w)
+    direction = norms.dual_maximiser(w_t, p).numpy()
+    dual = float(norms.dual_norm(w_t, p))
     delta = -eps * y[:, None] * direction[None, :]
     return Worst(delta, y * (X @ w) - eps * dual)
 
