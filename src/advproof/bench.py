@@ -375,7 +375,7 @@ def render_page(folder: str | Path = "benchmarks/results") -> str:
         for key, value in r.get("ratios", {}).items():
             out.append(f"| {key} | {_fmt(value)} | {targets.get(key, '')} |")
         for key, value in (r.get("seconds") or {}).items():
-            out.append(f"| {key} (s, median) | {_fmt(value)} | |")
+            out.append(f"| {key} (s, median) | {_fmt(value)} | {targets.get(key, '')} |")
         hvp_target = targets.get("lanczos HVPs at rel. error 1e-4", "")
         for key, value in (r.get("hvps_to_1e-4") or {}).items():
             target = hvp_target if key == "lanczos" else ""
