@@ -5,10 +5,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.advproof-stamp
-# Deterministic, quiet notebook runs: no progress bars, fixed thread counts.
+# Deterministic, quiet notebook runs: no progress bars, fixed thread counts and CPU instruction
+# set (the same values as src/advproof/environment.py, which the root conftest applies).
 export TQDM_DISABLE := 1
 export OMP_NUM_THREADS := 2
 export MKL_NUM_THREADS := 2
+export ATEN_CPU_CAPABILITY := avx2
+export MKL_CBWR := AVX2
+export DNNL_MAX_CPU_ISA := AVX2
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: venv book pages test lint verify nbval notebooks sysdeps clean

@@ -35,8 +35,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args()
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("ADVPROOF_MODE", "quick")
+    from advproof.environment import apply
+
+    apply()  # the kernels inherit it: the same numbers as nbval and CI
     for path in args.notebooks:
         print(f"{path}: executed in {execute(path):.1f} s", flush=True)
     return 0

@@ -80,3 +80,9 @@ def test_unknown_experiment_is_a_clear_error():
 def test_code_digest_covers_the_package():
     assert len(cache.code_digest()) == 64
     assert cache.PACKAGE.joinpath("cache.py").is_file()
+
+
+def test_the_key_depends_on_the_cpu_kernels(monkeypatch):
+    base = cache.key("x", "quick", 0, {})
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
+    assert cache.key("x", "quick", 0, {}) != base

@@ -82,8 +82,12 @@ def close(actual: object, expected: object, *, rtol: float, what: str) -> str:
 def worst_close(pairs: Sequence[tuple[object, object]], *, rtol: float, what: str) -> str:
     """:func:`close` over many instances; reports the worst error and the instance count."""
     errors = [rel_error(a, e) for a, e in pairs]
+    bad = [i for i, err in enumerate(errors) if not np.isfinite(err)]
+    if bad:  # max() would skip a NaN that is not first: a check must never pass on one
+        raise CheckFailed(f"{what}: instance {bad[0]}: rel. error {fmt(errors[bad[0]])} is not "
+                          f"finite")
     worst = max(errors) if errors else 0.0
-    if not np.isfinite(worst) or worst > rtol:
-        i = int(np.nanargmax(errors))
+    if worst > rtol:
+        i = int(np.argmax(errors))
         raise CheckFailed(f"{what}: instance {i}: rel. error {fmt(worst)} > rtol {rtol:.0e}")
     return f"{what}: worst rel. error {fmt(worst)} over {len(errors)} instances (rtol {rtol:.0e})"

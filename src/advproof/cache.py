@@ -4,8 +4,9 @@ An experiment claim (a ledger check of kind ``experiment``) reruns a quick-mode 
 asserts its trend. ``advproof pages``, the test suite's report and a chapter all want the same
 run; recomputing it in each process would multiply the book's build time. :func:`cached_run`
 stores the result under a key made of everything that can change it: the experiment name,
-mode, seed and arguments, the source of the whole ``advproof`` package, and the versions of
-torch, numpy and Python. Any edit to the package is a new key, so a cached result is always
+mode, seed and arguments, the source of the whole ``advproof`` package, the versions of
+torch, numpy and Python, and the CPU kernels in use (instruction set, thread count: see
+:mod:`advproof.environment`). Any edit to the package is a new key, so a cached result is always
 the one today's code gives (the experiments are deterministic on the CPU: fixed seeds and
 thread counts).
 
@@ -50,8 +51,10 @@ def key(name: str, mode: str, seed: int, kwargs: dict[str, Any]) -> str:
     import numpy
     import torch
 
+    kernels = [torch.backends.cpu.get_cpu_capability(), str(torch.get_num_threads()),
+               *(os.environ.get(k, "") for k in ("MKL_CBWR", "DNNL_MAX_CPU_ISA"))]
     parts = [name, mode, str(seed), repr(sorted(kwargs.items())), code_digest(),
-             torch.__version__, numpy.__version__, platform.python_version()]
+             torch.__version__, numpy.__version__, platform.python_version(), *kernels]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
