@@ -11,7 +11,8 @@ export TQDM_DISABLE := 1
 export OMP_NUM_THREADS := 2
 export MKL_NUM_THREADS := 2
 export ATEN_CPU_CAPABILITY := avx2
-export MKL_CBWR := AVX2
+export MKL_CBWR := COMPATIBLE
+export OPENBLAS_CORETYPE := Haswell
 export DNNL_MAX_CPU_ISA := AVX2
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 

@@ -14,7 +14,7 @@ def test_apply_keeps_a_users_choice():
     env = {"OMP_NUM_THREADS": "8"}
     environment.apply(env)
     assert env["OMP_NUM_THREADS"] == "8"
-    assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["MKL_CBWR"] == "AVX2"
+    assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["MKL_CBWR"] == "COMPATIBLE"
 
 
 def test_pytest_and_its_kernels_run_with_the_pinned_instruction_set():
@@ -30,6 +30,7 @@ def test_pytest_and_its_kernels_run_with_the_pinned_instruction_set():
 
 def test_makefile_exports_the_same_values():
     make = (ROOT / "Makefile").read_text()
-    for key in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "DNNL_MAX_CPU_ISA", "OMP_NUM_THREADS"):
+    for key in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "OPENBLAS_CORETYPE", "DNNL_MAX_CPU_ISA",
+                "OMP_NUM_THREADS"):
         match = re.search(rf"^export {key} := (\S+)$", make, re.M)
         assert match and match.group(1) == environment.REPRODUCIBLE[key], key

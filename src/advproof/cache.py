@@ -52,7 +52,8 @@ def key(name: str, mode: str, seed: int, kwargs: dict[str, Any]) -> str:
     import torch
 
     kernels = [torch.backends.cpu.get_cpu_capability(), str(torch.get_num_threads()),
-               *(os.environ.get(k, "") for k in ("MKL_CBWR", "DNNL_MAX_CPU_ISA"))]
+               *(os.environ.get(k, "") for k in ("MKL_CBWR", "DNNL_MAX_CPU_ISA",
+                                                  "OPENBLAS_CORETYPE"))]
     parts = [name, mode, str(seed), repr(sorted(kwargs.items())), code_digest(),
              torch.__version__, numpy.__version__, platform.python_version(), *kernels]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
