@@ -7,7 +7,8 @@ also differs between Intel and AMD, and a 300-epoch margin curve printed to four
 (measured: an AMD EPYC with AVX-512 and the machine that made the first outputs disagreed in the
 third digit). Pinning ATen and oneDNN to AVX2 (which every x86-64 CI runner of the last decade
 has), MKL to its vendor-neutral reproducible mode, OpenBLAS to its Haswell kernels and the thread
-counts makes the outputs the same on every such machine. This module imports nothing heavy: it must run before torch is imported.
+counts makes the outputs the same on every such machine. This module imports nothing heavy: it
+must run before torch is imported.
 """
 
 from __future__ import annotations
