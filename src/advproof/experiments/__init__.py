@@ -23,10 +23,12 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_practice",
+EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_training",
+                                "cheng_practice",
                                 "lyuzhu_margins",
                                 "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
-                                "liu_landscape", "liu_pas")
+                                "liu_landscape", "liu_pas", "thesis_atas",
+                                "thesis_overfitting")
 
 
 def config_hash(config: Any) -> str:

@@ -1410,3 +1410,528 @@ def cor2_step2b_corrected(bound: Callable) -> str:
 def cor2_two_point_counterexample(bound: Callable) -> str:
     """Refutation: the two-point law of Theorem 2, with gradient norms in units of E."""
     return _respects_two_point_laws(bound)
+
+
+# ---------------------------------------------------------------------------------------------
+# The experiments of 004 Sec. 4-5 (003 Sec. 4.2.3-4.2.5) as trend claims. Each experiment check
+# reads one quick-mode run through ``advproof.cache.cached_run`` (computed once per code
+# version); its control is derived from the same run (a broken pairing, swapped curves or a
+# chance-level series), so a control never costs a second run.
+
+#: The eps series paired with the measurements rotated by one place: the pairing is broken.
+ROTATE = np.array([4, 0, 1, 2, 3])
+#: The test split of the digits (liu_pas quick mode): its noise level is two standard errors of
+#: a difference of two error rates at p = 1/2 (``noise_two_se``), as in the chapter.
+N_TEST_DIGITS = 359
+CHANCE_ERROR = 0.9  # ten classes
+
+
+def _landscape():  # noqa: ANN202 (an experiments.liu_landscape.Result)
+    from advproof.cache import cached_run
+
+    return cached_run("liu_landscape", "quick", seed=0)
+
+
+def _pas():  # noqa: ANN202 (an experiments.liu_pas.Result)
+    from advproof.cache import cached_run
+
+    return cached_run("liu_pas", "quick", seed=0)
+
+
+def _pairing(values: np.ndarray, pairing: str) -> np.ndarray:
+    """The per-eps series as measured, or rotated by one eps (the control)."""
+    return values if pairing == "measured" else values[ROTATE[: len(values)]]
+
+
+def noise_two_se(n: int) -> float:
+    """Two standard errors of the difference of two independent error rates at p = 1/2."""
+    return 2 * math.sqrt(2 * 0.25 / n)
+
+
+def noise_one_se(n: int) -> float:
+    """Negative control: one standard error of a single error rate (too small a threshold)."""
+    return math.sqrt(0.25 / n)
+
+
+def _noise_false_alarms(noise: Callable[[int], float]) -> str:
+    """Two equal-skill models (binomial test errors, p in {0.3, 0.5, 0.7}, n = 359): the rate at
+    which their difference exceeds ``noise(n)`` must be at most 6% (20000 draws each)."""
+    rng = np.random.default_rng(8)
+    n, thr = N_TEST_DIGITS, noise(N_TEST_DIGITS)
+    rates = []
+    for p in (0.3, 0.5, 0.7):
+        a, b = rng.binomial(n, p, size=(2, 20000)) / n
+        rates.append(float((np.abs(a - b) > thr).mean()))
+    require(max(rates) <= 0.06, f"threshold {thr:.4f}: equal models differ by more in "
+                                f"{', '.join(f'{r:.3f}' for r in rates)} of draws (> 6%)")
+    return (f"threshold {thr:.4f}: equal models exceed it in "
+            f"{', '.join(f'{r:.3f}' for r in rates)} of draws (p = 0.3, 0.5, 0.7)")
+
+
+# 004 Figs. 1 and 8 (003 Figs. 4.3-4.4)
+
+fig1 = CLAIMS.claim(
+    "liu.fig1",
+    title="Gradient norms of PGD-AT: smaller for larger eps early, larger for larger eps late",
+    sources=("004 Fig. 1 (CIFAR-10) and Fig. 8 (MNIST), Sec. 4.1 and App. C.2",
+             "003 Figs. 4.3-4.4"),
+    kind="remark",
+    statement=r"""
+In the first updates of adversarial training the norm of the stochastic gradient is smaller the
+larger $\epsilon$ (the model is stuck on a flat initial region), while in the final phase it is
+larger the larger $\epsilon$: the gradients of the adversarial loss do not vanish (Theorem 2).""",
+)
+
+
+class WeightOnlyStepLog:
+    """Negative control for the step log: the gradient norm of the first parameter only."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        from advproof.experiments.liu_landscape import StepLog
+
+        self._log = StepLog(model)
+        self.rows = self._log.rows
+
+    def __call__(self, model: torch.nn.Module, step) -> None:  # noqa: ANN001
+        self._log(model, step)
+        first = next(iter(model.parameters()))
+        self.rows["grad_norm"][-1] = float(first.grad.norm())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self._log.arrays()
+
+
+def _step_log_subject() -> type:
+    from advproof.experiments.liu_landscape import StepLog
+
+    return StepLog
+
+
+@fig1.check(kind="numeric", subject="StepLog", control="weight-only",
+            control_label="the weight gradient alone (bias gradient dropped)", tolerance=1e-12)
+@single_thread()
+def fig1_step_log_measures_the_full_gradient(which: str) -> str:
+    """The step log records ``||g||`` over every parameter and ``||theta - theta_0||`` (5 steps
+    of a linear model, against the gradients and parameters read directly)."""
+    from advproof import train
+
+    cls = _step_log_subject() if which == "StepLog" else WeightOnlyStepLog
+    gen = torch.Generator().manual_seed(9)
+    model = torch.nn.Linear(4, 3).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=F64))
+    theta0 = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    log, pairs = cls(model), []
+    for t in range(5):
+        X = torch.randn(8, 4, generator=gen, dtype=F64)
+        y = torch.randint(0, 3, (8,), generator=gen)
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(X), y).backward()
+        g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.3 * p.grad
+        theta = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+        log(model, train.Step(0, t, False, 0.0, 0, 8, 0.0, 0.3))
+        pairs += [(log.rows["grad_norm"][-1], float(g.norm())),
+                  (log.rows["dist"][-1], float((theta - theta0).norm()))]
+    return worst_close(pairs, rtol=1e-12, what="logged (||g||, ||theta - theta_0||) vs direct")
+
+
+@fig1.check(kind="experiment", subject="measured", control="rotated",
+            control_label="eps paired with the series rotated by one place", tolerance=0.8)
+def fig1_first_and_last_updates(pairing: str) -> str:
+    """Quick run (digits, SmallCNN, eps 0..0.1): Spearman rho(eps, mean ||g|| over the first 20
+    updates) <= -0.8 and rho(eps, last 20 updates) >= 0.8."""
+    res = _landscape()
+    first = _pairing(res.window_mean("grad_norm", "first"), pairing)
+    last = _pairing(res.window_mean("grad_norm", "last"), pairing)
+    r1, r2 = res.spearman(first), res.spearman(last)
+    detail = (f"eps {', '.join(f'{e:g}' for e in res.steps)}: ||g|| first "
+              f"{', '.join(f'{v:.3f}' for v in first)} (rho {r1:+.2f}), last "
+              f"{', '.join(f'{v:.3f}' for v in last)} (rho {r2:+.2f})")
+    require(r1 <= -0.8 and r2 >= 0.8, f"trend missing: {detail}")
+    return detail
+
+
+# 004 Figs. 2 and 9 (003 Fig. 4.5)
+
+fig2 = CLAIMS.claim(
+    "liu.fig2",
+    title="The top Hessian eigenvalues of the adversarial loss grow with eps",
+    sources=("004 Fig. 2 (CIFAR-10) and Fig. 9 (MNIST), Sec. 4.2", "003 Fig. 4.5"),
+    kind="remark",
+    statement=r"""
+The top eigenvalues of the Hessian of the adversarial training loss (at the trained model, on its
+own adversarial examples, normalised by the mean loss at random initialisations) are larger for
+larger $\epsilon$: adversarial training makes the landscape sharper.""",
+)
+
+
+def _tiny_hvp() -> tuple[Callable, int, np.ndarray]:
+    """A float64 tanh net on 12 random points: its parameter HVP and the dense Hessian."""
+    from advproof import curvature
+
+    gen = torch.Generator().manual_seed(10)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    net = net.double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=F64))
+    X = torch.randn(12, 3, generator=gen, dtype=F64)
+    y = torch.randint(0, 3, (12,), generator=gen)
+    op = curvature.param_hvp(net, lambda: torch.nn.functional.cross_entropy(net(X), y))
+    dense = torch.stack([op.matvec(e) for e in torch.eye(op.dim, dtype=F64)])
+    return op.matvec, op.dim, 0.5 * (dense + dense.T).numpy()
+
+
+def top_k_lanczos(matvec: Callable, dim: int, dense: np.ndarray, k: int) -> np.ndarray:
+    """The experiment's instrument: Lanczos on Hessian-vector products."""
+    from advproof import curvature
+
+    return curvature.lanczos(matvec, dim, k, iters=dim,
+                             generator=torch.Generator().manual_seed(0)).eigenvalues.numpy()
+
+
+def top_k_diagonal(matvec: Callable, dim: int, dense: np.ndarray, k: int) -> np.ndarray:
+    """Negative control: the k largest diagonal entries of the Hessian (a common shortcut)."""
+    return np.sort(np.diag(dense))[::-1][:k]
+
+
+@fig2.check(kind="numeric", subject=top_k_lanczos, control=top_k_diagonal,
+            control_label="the k largest diagonal entries", tolerance=1e-8)
+@single_thread()
+def fig2_lanczos_matches_the_dense_spectrum(method: Callable) -> str:
+    """Top-5 eigenvalues of a small net's parameter Hessian (31 parameters) vs eigvalsh."""
+    matvec, dim, dense = _tiny_hvp()
+    want = np.linalg.eigvalsh(dense)[::-1][:5]
+    got = method(matvec, dim, dense, 5)
+    return worst_close([(got, want)], rtol=1e-8, what="top-5 eigenvalues vs eigvalsh")
+
+
+@fig2.check(kind="experiment", subject="measured", control="rotated",
+            control_label="eps paired with the series rotated by one place", tolerance=0.8)
+def fig2_top_eigenvalue_rises(pairing: str) -> str:
+    """Quick run: Spearman rho(eps, lambda_1 / mean loss at 10 random theta) >= 0.8."""
+    res = _landscape()
+    top = _pairing(res.normalised_top(), pairing)
+    rho = res.spearman(top)
+    detail = (f"lambda_1 / L(random) {', '.join(f'{v:.2f}' for v in top)} for eps "
+              f"{', '.join(f'{e:g}' for e in res.steps)}: rho {rho:+.2f}")
+    require(rho >= 0.8, f"no rise: {detail}")
+    return detail
+
+
+# 004 Figs. 3 and 10 (003 Fig. 4.7)
+
+fig3 = CLAIMS.claim(
+    "liu.fig3",
+    title="Adversarial examples change abruptly along the top Hessian eigenvector",
+    sources=("004 Fig. 3 (CIFAR-10) and Fig. 10 (MNIST), Sec. 4.2", "003 Fig. 4.7"),
+    kind="remark",
+    statement=r"""
+For a model trained adversarially, the cosine similarity between the perturbations
+$\mathbf x'_{a\mathbf v} - \mathbf x$ and $\mathbf x'_{-a\mathbf v} - \mathbf x$ found at
+$\theta \pm a\mathbf v$ falls quickly with $a$ when $\mathbf v$ is the top eigenvector of the
+Hessian, and stays high for a random direction: the adversarial examples, hence the gradient,
+change abruptly in the directions of high curvature.""",
+)
+
+
+def same_start(seed: int) -> tuple[int, int]:
+    """The experiment's choice: one random start for theta + a v and theta - a v."""
+    return seed, seed
+
+
+def different_starts(seed: int) -> tuple[int, int]:
+    """Negative control: a fresh random start for each side."""
+    return seed, seed + 1
+
+
+@fig3.check(kind="numeric", subject=same_start, control=different_starts,
+            control_label="a fresh PGD random start on each side", tolerance=0.0)
+@single_thread()
+def fig3_cosine_is_one_at_a_zero(starts: Callable[[int], tuple[int, int]]) -> str:
+    """At a = 0 the two PGD perturbations must be identical, so the cosine measures the change
+    of theta only (SmallCNN at init, 32 digits, eps 0.05)."""
+    from advproof.experiments import liu_landscape as ll
+
+    cfg = ll.CONFIGS["quick"]
+    ds = data.load("digits", split="train", n=32)
+    net = ll.make_model(cfg, 0).eval()
+    s1, s2 = starts(0)
+    d1 = ll.pgd_delta(net, ds.X, ds.y, 0.05, cfg.pgd_steps, s1).flatten(1)
+    d2 = ll.pgd_delta(net, ds.X, ds.y, 0.05, cfg.pgd_steps, s2).flatten(1)
+    gap = float((d1 - d2).abs().max())
+    require(gap == 0.0, f"the two perturbations at a = 0 differ by up to {fmt(gap)}")
+    return "the perturbations at theta + 0 v and theta - 0 v are identical on 32 images"
+
+
+@fig3.check(kind="experiment", subject=("top", "random"), control=("random", "top"),
+            control_label="the two directions swapped", tolerance=0.6)
+def fig3_top_direction_falls_first(names: tuple[str, str]) -> str:
+    """Quick run (eps 0.05): for every a > 0 the cosine along the random direction exceeds the
+    one along the top eigenvector; random >= 0.9 up to a = 0.2; top < 0.6 at the largest a."""
+    res = _landscape()
+    a = res.cosine["a"]
+    top, rand = res.cosine[names[0]], res.cosine[names[1]]
+    detail = (f"a {', '.join(f'{v:g}' for v in a)}: cos top {', '.join(f'{v:.3f}' for v in top)}"
+              f"; random {', '.join(f'{v:.3f}' for v in rand)}")
+    require(bool((rand[1:] > top[1:]).all() and rand[a <= 0.2].min() > 0.9 and top[-1] < 0.6),
+            f"trend missing: {detail}")
+    return detail
+
+
+# 004 eq. (5), Figs. 6-7 (003 eq. (4.29), Figs. 4.12-4.13): the PAS schedules
+
+eq5 = CLAIMS.claim(
+    "liu.eq5",
+    title="Periodic adversarial scheduling: cosine and linear eps, clipped, reset per period",
+    sources=("004 eq. (5) (Sec. 5), App. C.1, Figs. 6-7", "003 eq. (4.29), Figs. 4.12-4.13"),
+    kind="definition",
+    statement=r"""
+With $d$ the epoch within the current period and $D$ the period's length,
+$\epsilon_{\cos}(d) = \frac12\big(1 - \cos\frac{d}{D}\pi\big)(\epsilon_{\max} - \epsilon_{\min})
++ \epsilon_{\min}$ and $\epsilon_{\mathrm{lin}}(d) = (\epsilon_{\max} - \epsilon_{\min})\frac dD +
+\epsilon_{\min}$, clipped to $[0, \epsilon_{\mathrm{target}}]$; with resets, the schedule (and the
+learning rate, Fig. 6) restarts in each period, "scaled proportionally".""",
+)
+
+#: (boundaries, v_max, shape, target) of 004 App. C.1 and the epochs at which eps first reaches
+#: the target (integer epochs): MNIST one period of 100; CIFAR-10 200 epochs, without and with
+#: resets after epochs 100 and 150.
+PAS_CASES: tuple[tuple[tuple[int, ...], float, str, float, list[int]], ...] = (
+    ((0, 100), 0.6, "cosine", 0.4, [61]),
+    ((0, 100), 0.8, "linear", 0.4, [50]),
+    ((0, 200), 16 / 255, "cosine", 8 / 255, [100]),
+    ((0, 200), 16 / 255, "linear", 8 / 255, [100]),
+    ((0, 100, 150, 200), 16 / 255, "cosine", 8 / 255, [50, 125, 175]),
+    ((0, 100, 150, 200), 16 / 255, "linear", 8 / 255, [50, 125, 175]),
+)
+
+
+def pas_library(boundaries: tuple[int, ...], v_max: float, shape: str, target: float) -> Callable:
+    """``advproof.train.pas``, the schedule every PAS run of the book uses."""
+    from advproof import train
+
+    return train.pas(boundaries, v_max, shape, v_target=target)
+
+
+def pas_without_resets(boundaries: tuple[int, ...], v_max: float, shape: str,
+                       target: float) -> Callable:
+    """Negative control: one period over the whole run (the resets ignored)."""
+    from advproof import train
+
+    return train.pas((boundaries[0], boundaries[-1]), v_max, shape, v_target=target)
+
+
+@eq5.check(kind="numeric", subject=pas_library, control=pas_without_resets,
+           control_label="one period over the whole run (resets ignored)", tolerance=1e-12)
+def eq5_hitting_times_and_range(schedule: Callable) -> str:
+    """004 App. C.1's six settings at integer epochs: values in [0, target], and the epochs at
+    which the target is first reached (61 / 50 on MNIST, 100 or 50, 125, 175 on CIFAR-10)."""
+    out = []
+    for bounds_, v_max, shape, target, want in PAS_CASES:
+        s = schedule(bounds_, v_max, shape, target)
+        values = [s(d) for d in range(bounds_[-1])]
+        reached = [v >= target - 1e-12 for v in values]
+        hits = [d for d in range(bounds_[-1]) if reached[d] and (d == 0 or not reached[d - 1])]
+        require(0 <= min(values) and max(values) <= target,
+                f"{shape} {bounds_}: values in [{min(values):.4g}, {max(values):.4g}]")
+        require(hits == want, f"{shape} {bounds_}: target first reached at {hits}, not {want}")
+        out.append(f"{shape} {bounds_[1:]}: {hits}")
+    return "target first reached at " + "; ".join(out)
+
+
+def eq5_printed(shape: str, r: float, v_max: float, v_min: float) -> float:
+    """Eq. (5) as printed, unclipped, at position r = d/D."""
+    if shape == "cosine":
+        return 0.5 * (1 - math.cos(r * math.pi)) * (v_max - v_min) + v_min
+    return (v_max - v_min) * r + v_min
+
+
+def eq5_without_half(shape: str, r: float, v_max: float, v_min: float) -> float:
+    """Negative control: the cosine branch without its factor 1/2 (overshoots v_max)."""
+    if shape == "cosine":
+        return (1 - math.cos(r * math.pi)) * (v_max - v_min) + v_min
+    return (v_max - v_min) * r + v_min
+
+
+@eq5.check(kind="numeric", subject=eq5_printed, control=eq5_without_half,
+           control_label="the cosine branch without the 1/2", tolerance=1e-14)
+def eq5_formula_matches_the_library(formula: Callable) -> str:
+    """``train.pas`` (target above v_max, so no clipping) equals the printed eq. 5 at 200 random
+    (r, v_min, v_max) in each of three periods of unequal length."""
+    from advproof import train
+
+    rng = np.random.default_rng(11)
+    bounds_ = (0.0, 100.0, 150.0, 200.0)
+    pairs = []
+    for shape in ("cosine", "linear"):
+        for _ in range(200):
+            v_min, v_max = sorted(rng.uniform(0, 1, size=2))
+            s = train.pas(bounds_, v_max, shape, v_target=2.0, v_min=v_min)
+            i = int(rng.integers(0, 3))
+            r = float(rng.uniform(0, 1))
+            t = bounds_[i] + r * (bounds_[i + 1] - bounds_[i])
+            pairs.append((s(t), formula(shape, r, v_max, v_min)))
+    return worst_close(pairs, rtol=1e-14, what="train.pas vs eq. 5")
+
+
+def lr_per_period(v0: float) -> Callable[[float], float]:
+    """Fig. 6's ResNet18 rule as the book infers it: 0.1, /10 at 1/2 and 3/4 of each period."""
+    from advproof import train
+
+    return train.per_period((0, 100, 150, 200), train.step_decay(v0))
+
+
+def lr_global(v0: float) -> Callable[[float], float]:
+    """Negative control: the same rule over the whole run (no reset)."""
+    from advproof import train
+
+    return train.per_period((0, 200), train.step_decay(v0))
+
+
+@eq5.check(kind="numeric", subject=lr_per_period, control=lr_global,
+           control_label="the step decay over the whole run (no reset)", tolerance=0.0)
+def eq5_learning_rate_resets(lr: Callable[[float], Callable[[float], float]]) -> str:
+    """Fig. 6 (inferred): the learning rate is 0.1 at the start of each period [0, 100),
+    [100, 150), [150, 200), 0.01 from 1/2 and 0.001 from 3/4 of each."""
+    s = lr(0.1)
+    want = {0: 0.1, 49: 0.1, 50: 0.01, 75: 0.001, 99: 0.001, 100: 0.1, 125: 0.01, 138: 0.001,
+            150: 0.1, 175: 0.01, 188: 0.001, 199: 0.001}
+    got = {d: s(d) for d in want}
+    bad = {d: v for d, v in got.items() if not math.isclose(v, want[d], rel_tol=1e-12)}
+    require(not bad, f"learning rate differs at epochs {bad} (want {want})")
+    return "lr 0.1 / 0.01 / 0.001 at 0, 1/2 and 3/4 of each period, reset at 100 and 150"
+
+
+# 004 Fig. 4, Fig. 13, Table 1 (003 Figs. 4.9-4.11, Table 4.2): the PAS experiments
+
+fig4 = CLAIMS.claim(
+    "liu.fig4",
+    title="Scheduling eps is no worse than a constant eps over a learning-rate sweep; a "
+          "learning-rate warm-up alone does not help",
+    sources=("004 Fig. 4 and Fig. 13 (Sec. 5, App. C.2.3)", "003 Figs. 4.9-4.10"),
+    kind="remark",
+    statement=r"""
+With Adam at several learning rates, training with the cosine or linear schedule of eq. (5) gives
+a robust test error no worse (004: better) than the constant budget; warming up the learning rate
+with a constant budget (Fig. 13) does not give that benefit.""",
+)
+
+fig4.check(kind="numeric", subject=noise_two_se, control=noise_one_se,
+           control_label="one standard error of one rate", tolerance=0.06,
+           name="fig4_noise_level_false_alarm_rate")(_noise_false_alarms)
+
+
+def _robust(res, name: str) -> np.ndarray:  # noqa: ANN001 (an experiments.liu_pas.Result)
+    """Mean robust test error per learning rate: a schedule of the sweep, or "warmup"."""
+    if name == "warmup":
+        return np.array([np.mean([r["robust"] for r in res.warmup[lr]]) for lr in res.config.lrs])
+    return res.robust(name)
+
+
+@fig4.check(kind="experiment", subject="measured", control="chance",
+            control_label="schedules at chance level (robust error 0.9)",
+            tolerance=noise_two_se(N_TEST_DIGITS))
+def fig4_schedules_no_worse_than_const(series: str) -> str:
+    """Quick run (digits, 3 Adam learning rates): robust error of cosine and linear minus
+    const <= two standard errors (0.075) at every learning rate."""
+    res = _pas()
+    noise = noise_two_se(N_TEST_DIGITS)
+    const = _robust(res, "const")
+    parts = []
+    for name in ("cosine", "linear"):
+        r = _robust(res, name) if series == "measured" else np.full_like(const, CHANCE_ERROR)
+        diff = r - const
+        parts.append(f"{name} - const {', '.join(f'{v:+.3f}' for v in diff)}")
+        require(bool((diff <= noise).all()), f"{name} worse than const beyond {noise:.3f}: "
+                                             f"{', '.join(f'{v:+.3f}' for v in diff)}")
+    return (f"lr {', '.join(f'{v:g}' for v in res.config.lrs)}: const "
+            f"{', '.join(f'{v:.3f}' for v in const)}; " + "; ".join(parts))
+
+
+@fig4.check(kind="experiment", subject="measured", control="perfect",
+            control_label="a warm-up with zero robust error", tolerance=noise_two_se(N_TEST_DIGITS))
+def fig13_warmup_gives_no_gain(series: str) -> str:
+    """Quick run: the learning-rate warm-up with constant eps is not better than const by more
+    than two standard errors at any learning rate (004 Fig. 13)."""
+    res = _pas()
+    noise = noise_two_se(N_TEST_DIGITS)
+    const = _robust(res, "const")
+    warm = _robust(res, "warmup") if series == "measured" else np.zeros_like(const)
+    gain = const - warm
+    detail = (f"const {', '.join(f'{v:.3f}' for v in const)}; warm-up "
+              f"{', '.join(f'{v:.3f}' for v in warm)} "
+              f"(gain {', '.join(f'{v:+.3f}' for v in gain)})")
+    require(bool((gain <= noise).all()), f"warm-up gains beyond {noise:.3f}: {detail}")
+    return detail
+
+
+table1 = CLAIMS.claim(
+    "liu.table1",
+    title="PAS with resets: the end-of-period ensemble is no worse than the final model",
+    sources=("004 Table 1 (Sec. 5)", "003 Table 4.2, Fig. 4.11"),
+    kind="remark",
+    statement=r"""
+With the budget and the learning rate reset at each period, the ensemble of the end-of-period
+models has a robust test error no worse (004: lower) than the final model alone, for each
+scheduler (Const, Cosine, Linear).""",
+)
+
+table1.check(kind="numeric", subject=noise_two_se, control=noise_one_se,
+             control_label="one standard error of one rate", tolerance=0.06,
+             name="table1_noise_level_false_alarm_rate")(_noise_false_alarms)
+
+
+def ensemble_mean_probability(members: list[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """``train.Ensemble``: softmax of its output (the mean of the members' probabilities)."""
+    from advproof import train
+
+    return torch.softmax(train.Ensemble(members)(x), dim=-1)
+
+
+def ensemble_mean_logits(members: list[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """Negative control: softmax of the mean logits."""
+    return torch.softmax(torch.stack([m(x) for m in members]).mean(0), dim=-1)
+
+
+@table1.check(kind="numeric", subject=ensemble_mean_probability, control=ensemble_mean_logits,
+              control_label="softmax of the mean logits", tolerance=1e-12)
+@single_thread()
+def table1_ensemble_is_mean_probability(ensemble: Callable) -> str:
+    """Three random linear members on 10 points: the ensemble's class probabilities equal the
+    mean of the members' softmax."""
+    gen = torch.Generator().manual_seed(12)
+    members = []
+    for _ in range(3):
+        m = torch.nn.Linear(4, 5).double()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(3 * torch.randn(p.shape, generator=gen, dtype=F64))
+        members.append(m)
+    x = torch.randn(10, 4, generator=gen, dtype=F64)
+    want = torch.stack([torch.softmax(m(x), dim=-1) for m in members]).mean(0)
+    with torch.no_grad():
+        got = ensemble(members, x)
+    return worst_close([(got, want)], rtol=1e-12, what="ensemble probabilities vs mean softmax")
+
+
+@table1.check(kind="experiment", subject="measured", control="chance",
+              control_label="an ensemble at chance level (robust error 0.9)",
+              tolerance=noise_two_se(N_TEST_DIGITS))
+def table1_ensemble_no_worse(series: str) -> str:
+    """Quick run (three periods of 5, 2, 3 epochs): ensemble robust error <= final model's +
+    two standard errors, for const, cosine and linear."""
+    res = _pas()
+    noise = noise_two_se(N_TEST_DIGITS)
+    parts = []
+    for name, p in res.periodic.items():
+        final = p["final"]["robust"]
+        ens = p["ensemble"]["robust"] if series == "measured" else CHANCE_ERROR
+        parts.append(f"{name} final {final:.3f}, ensemble {ens:.3f}")
+        require(ens <= final + noise, f"{name}: ensemble {ens:.3f} > final {final:.3f} + "
+                                      f"{noise:.3f}")
+    return "; ".join(parts)

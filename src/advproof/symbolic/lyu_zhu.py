@@ -2466,3 +2466,222 @@ def remark1_sphere_search(solution: str) -> str:
                                           f"maximum {values.max():.6f}")
     return f"{solution}: normalised l_inf-adversarial margin {value:.6f} = grid max " \
            f"{values.max():.6f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The experiments of 002 §4 and App. C (Figs. 1, 2, 4, 6; Assumption 4 in practice). The
+# experiment checks read one quick-mode run each through ``advproof.cache.cached_run``
+# (computed once per code version); their controls come from the same run.
+
+
+def _margins_run():  # noqa: ANN202 (an experiments.lyuzhu_margins.Result)
+    from advproof.cache import cached_run
+
+    return cached_run("lyuzhu_margins", "quick", seed=0)
+
+
+def _deep_linear_run():  # noqa: ANN202 (an experiments.lyuzhu_deep_linear.Result)
+    from advproof.cache import cached_run
+
+    return cached_run("lyuzhu_deep_linear", "quick", seed=0)
+
+
+def normalised_min_margin(net: nn.Module, X: Tensor, y: Tensor, adv: margins.Adversary) -> float:
+    """The experiments' measure: ``min_i gamma~_i / prod_k ||W_k||_F``."""
+    return float(margins.normalized_margins(net, X, y, adv).min())
+
+
+def raw_min_margin(net: nn.Module, X: Tensor, y: Tensor, adv: margins.Adversary) -> float:
+    """Negative control: ``min_i gamma~_i`` without the normalisation."""
+    return float(margins.adversarial_margins(net, X, y, adv).detach().min())
+
+
+@single_thread()
+def margin_is_scale_invariant(measure: Callable) -> str:
+    """Rescaling the layers of a bias-free ReLU MLP by (2, 0.5, 3) and (10, 10, 10) leaves the
+    measure unchanged (rtol 1e-12) under FGSM, l_inf-PGD and l2-FGM (Lemma 3 and eq. 4)."""
+    gen = torch.Generator().manual_seed(15)
+    net = models.HomogeneousMLP(6, (5, 4), 1, generator=gen).double()
+    X = torch.rand(12, 6, generator=gen, dtype=torch.float64)
+    y = torch.where(torch.rand(12, generator=gen) > 0.5, 1.0, -1.0).double()
+    advs = (margins.Adversary("fgsm", eps=0.05), margins.Adversary("fgm", eps=0.3),
+            margins.Adversary("pgd_linf", eps=0.05, steps=5, alpha=0.02))
+    layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    pairs = []
+    for scales in ((2.0, 0.5, 3.0), (10.0, 10.0, 10.0)):
+        scaled = models.HomogeneousMLP(6, (5, 4), 1, generator=gen).double()
+        with torch.no_grad():
+            for dst, src, c in zip([m for m in scaled.modules() if isinstance(m, nn.Linear)],
+                                   layers, scales, strict=True):
+                dst.weight.copy_(c * src.weight)
+        pairs += [(measure(scaled, X, y, a), measure(net, X, y, a)) for a in advs]
+    return worst_close(pairs, rtol=1e-12, what="measure of the rescaled net vs the original")
+
+
+def _margin_trend(pairs: tuple[tuple[str, str], ...]) -> str:
+    """For each (trained model, attack): the model fits its adversarial examples at some
+    checkpoint, its normalised margin under the attack increases strictly from there on, and it
+    ends above the standard model's."""
+    res = _margins_run()
+    parts = []
+    for model, attack in pairs:
+        r = res.runs[model]
+        acc, margin, epochs = r[f"{attack}_acc"], r[f"{attack}_margin"], r["epochs"]
+        fitted = np.flatnonzero(acc >= 1.0)
+        require(fitted.size > 0, f"{model}: never fits its {attack} examples (final accuracy "
+                                 f"{acc[-1]:.3f}, margin {margin[-1]:+.4f})")
+        after = margin[fitted[0]:]
+        standard = res.runs["standard"][f"{attack}_margin"][-1]
+        parts.append(f"{model} ({attack}): fitted at epoch {int(epochs[fitted[0]])}, margin "
+                     f"{', '.join(f'{v:.4f}' for v in after)} (standard {standard:+.4f})")
+        require(bool(after[0] > 0 and (np.diff(after) > 0).all() and after[-1] > standard),
+                f"no increase after separation: {parts[-1]}")
+    return "; ".join(parts)
+
+
+fig1 = CLAIMS.claim(
+    "lyuzhu.fig1",
+    title="The normalised adversarial margin of l_inf adversarial training keeps increasing",
+    sources=("002 Fig. 1 (§4)", "002 Fig. 2 (App. C.1, binary 3 vs 8)"),
+    kind="remark",
+    statement=r"""
+For bias-free networks trained adversarially with FGSM or $\ell_\infty$-PGD on a binary task
+(MNIST 3 vs 8) with the logistic loss, the normalised adversarial margin
+$\tilde\gamma_m/\rho$ keeps increasing after the adversarial training examples are separated, and
+it is larger than that of the standardly trained model.""",
+)
+
+fig1.check(kind="numeric", subject=normalised_min_margin, control=raw_min_margin,
+           control_label="the margin without the normalisation by rho", tolerance=1e-12,
+           name="fig1_normalised_margin_is_scale_invariant")(margin_is_scale_invariant)
+
+
+@fig1.check(kind="experiment", subject=(("fgsm", "fgsm"), ("pgd", "pgd")),
+            control=(("standard", "fgsm"), ("standard", "pgd")),
+            control_label="the standardly trained model (no separation)", tolerance=0.0)
+def fig1_linf_margins_increase(pairs: tuple[tuple[str, str], ...]) -> str:
+    """Quick run (digits 3 vs 8, MLP 64-32, eps_inf 0.05, 300 epochs, 10 checkpoints)."""
+    return _margin_trend(pairs)
+
+
+assump4 = CLAIMS.claim(
+    "lyuzhu.assump4",
+    title="Separability of the adversarial examples at some time t_0",
+    sources=("002 Assumption 4 (§3.2); App. C.1-C.2 ('which supports Assumption 4')",),
+    kind="assumption",
+    statement=r"""
+There exists a time $t_0$ such that $y_i f(x_i + \delta_i(W(t_0)); W(t_0)) > 0$ for all
+$i \in \{1, \dots, n\}$; 002 reports that adversarial training reaches 100% adversarial
+training accuracy in its experiments.""",
+)
+
+
+def exp_loss(margin: np.ndarray) -> np.ndarray:
+    """The exponential loss of 002's theory, l(0) = 1."""
+    return np.exp(-margin)
+
+
+def logistic_loss(margin: np.ndarray) -> np.ndarray:
+    """Negative control: the logistic loss, l(0) = log 2 < 1."""
+    return np.logaddexp(0.0, -margin)
+
+
+@assump4.check(kind="numeric", subject=exp_loss, control=logistic_loss,
+               control_label="the logistic loss at the same threshold", tolerance=0.0)
+def assump4_loss_certificate(loss: Callable[[np.ndarray], np.ndarray]) -> str:
+    """The usual certificate of Assumption 4, mean loss < 1/n: on 20000 random margin vectors
+    (n = 5, one margin near zero) it must imply that every margin is positive."""
+    rng = np.random.default_rng(16)
+    n = 5
+    m = np.concatenate([rng.uniform(-0.5, 0.5, size=(20000, 1)),
+                        rng.uniform(0, 12, size=(20000, n - 1))], axis=1)
+    mean = loss(m).mean(axis=1)
+    certified = mean < 1 / n
+    hits = int(certified.sum())
+    bad = np.flatnonzero(certified & (m.min(axis=1) <= 0))
+    require(bad.size == 0, f"mean loss {mean[bad[0]]:.4f} < 1/n with margin "
+                           f"{m[bad[0]].min():+.4f}" if bad.size else "")
+    return f"mean loss < 1/n implied separation in all {hits} of 20000 draws where it held"
+
+
+@assump4.check(kind="experiment", subject=("fgsm", "pgd", "fgm"), control=("standard",),
+               control_label="the standardly trained model under FGSM", tolerance=0.0)
+def assump4_adversarial_training_fits(models_: tuple[str, ...]) -> str:
+    """Quick run: each adversarially trained model reaches 100% adversarial training accuracy
+    under its own attack and keeps it to the last checkpoint (300 epochs)."""
+    res = _margins_run()
+    parts = []
+    for model in models_:
+        attack = "fgsm" if model == "standard" else model
+        acc, epochs = res.runs[model][f"{attack}_acc"], res.runs[model]["epochs"]
+        fitted = np.flatnonzero(acc >= 1.0)
+        parts.append(f"{model}: final accuracy {acc[-1]:.3f}"
+                     + (f", 100% from epoch {int(epochs[fitted[0]])}" if fitted.size else ""))
+        require(fitted.size > 0 and bool((acc[fitted[0]:] >= 1.0).all()),
+                f"{model} does not fit its adversarial examples: {parts[-1]}")
+    return "; ".join(parts)
+
+
+# 002 Fig. 6: the layer norms of deep linear networks grow like ln t
+
+
+def ln_law(t: np.ndarray, depth: int) -> np.ndarray:
+    """A layer norm with ``||W||^L`` exactly proportional to ln t."""
+    return (0.7 * np.log(t)) ** (1 / depth)
+
+
+def power_law(t: np.ndarray, depth: int) -> np.ndarray:
+    """Negative control: ``||W||^L`` proportional to sqrt(t)."""
+    return t ** (0.5 / depth)
+
+
+def _log_fit(t: np.ndarray, norms: np.ndarray, depth: int) -> tuple[float, float]:
+    """Correlations of ``||W||^L`` with ln t and with sqrt t."""
+    s = norms**depth
+    return float(np.corrcoef(np.log(t), s)[0, 1]), float(np.corrcoef(np.sqrt(t), s)[0, 1])
+
+
+fig6 = CLAIMS.claim(
+    "lyuzhu.fig6",
+    title="Deep linear networks: the layer norms diverge slowly (like ln t)",
+    sources=("002 Fig. 6 (App. C.3)",),
+    kind="remark",
+    statement=r"""
+For deep linear networks of depths $L = 2, 3, 4$ trained adversarially ($\ell_2$ perturbations
+(10)), the Frobenius norms of the weight matrices diverge, slowly ($\sim \ln t$).""",
+)
+
+
+@fig6.check(kind="numeric", subject=ln_law, control=power_law,
+            control_label="||W||^L proportional to sqrt t", tolerance=0.0)
+def fig6_detector_tells_ln_from_sqrt(law: Callable[[np.ndarray, int], np.ndarray]) -> str:
+    """The experiment's test (||W||^L correlates better with ln t than with sqrt t, over the
+    experiment's late checkpoints 100..5000) on exact laws, L = 2, 3, 4."""
+    t = np.unique(np.geomspace(100, 5000, 30).round())
+    out = []
+    for depth in (2, 3, 4):
+        c_ln, c_sqrt = _log_fit(t, law(t, depth), depth)
+        require(c_ln > c_sqrt, f"L = {depth}: corr with ln t {c_ln:.4f} <= with sqrt t "
+                               f"{c_sqrt:.4f}")
+        out.append(f"L={depth}: {c_ln:.4f} > {c_sqrt:.4f}")
+    return "corr(||W||^L, ln t) > corr(., sqrt t): " + ", ".join(out)
+
+
+@fig6.check(kind="experiment", subject="forward", control="reversed",
+            control_label="the norms read backwards in time", tolerance=0.99)
+def fig6_layer_norms_grow_like_ln_t(direction: str) -> str:
+    """Quick run (GD, step 0.5, 5000 steps, checkpoints from step 100): for L = 2, 3, 4 every
+    layer norm increases, and corr(||W_1||^L, ln t) > 0.99 and above corr(||W_1||^L, sqrt t)."""
+    res = _deep_linear_run()
+    out = []
+    for depth in (2, 3, 4):
+        tr = res.l2[depth]
+        late = tr.steps >= 100
+        norms = tr.norms[late] if direction == "forward" else tr.norms[late][::-1]
+        c_ln, c_sqrt = _log_fit(tr.steps[late].astype(float), norms[:, 0], depth)
+        rising = bool((np.diff(norms, axis=0) > 0).all())
+        out.append(f"L={depth}: corr ln t {c_ln:.4f}, sqrt t {c_sqrt:.4f}, "
+                   f"||W_k|| {' '.join(f'{v:.2f}' for v in norms[-1])}")
+        require(rising and c_ln > 0.99 and c_ln > c_sqrt, f"no ln t growth: {out[-1]}"
+                + ("" if rising else " (a layer norm decreases)"))
+    return "; ".join(out)
