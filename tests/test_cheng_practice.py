@@ -70,3 +70,13 @@ def test_shuffled_control_keeps_the_values_and_breaks_the_order():
 def test_pgd_attack_kwargs_alpha_is_a_clear_error():
     with pytest.raises(ValueError, match="rel_alpha"):
         train.make_attack("pgd", steps=5, alpha=0.1)
+
+
+def test_verify_says_how_to_run_experiment_only_claims():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "advproof.cli", "verify", "--only", "cheng.u2"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "1 not yet checked" in out.stdout and "--kind experiment" in out.stdout

@@ -33,6 +33,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"{s['claims']} claims: {s['verified']} verified, {s['corrected']} corrected, "
               f"{s['refuted']} refuted, {s['failing']} failing, {s['not_checked']} not yet "
               f"checked ({s['checks']} checks, {s['seconds']:.1f} s)")
+        other = sorted({c.kind for r in report.claims if r.status == "not yet checked"
+                        for c in r.claim.checks} - set(kinds))
+        if other:
+            print(f"  (the claims not yet checked have only {', '.join(other)} checks: run them "
+                  f"with {' '.join(f'--kind {k}' for k in other)})")
     return 0 if report.ok else 1
 
 
