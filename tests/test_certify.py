@@ -12,6 +12,7 @@ import torch
 from scipy.optimize import brentq, linprog
 
 from advproof import bounds
+from advproof.symbolic.thesis_verify import ball_samples
 
 F64 = torch.float64
 NORMS = (1.0, 2.0, math.inf)
@@ -22,23 +23,6 @@ def mlp(sizes: list[int], seed: int = 0) -> list[tuple[torch.Tensor, torch.Tenso
     return [(torch.randn(o, i, generator=gen, dtype=F64) * math.sqrt(2 / i),
              0.1 * torch.randn(o, generator=gen, dtype=F64))
             for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
-
-
-def ball_samples(n: int, m: int, eps: float, p: float, gen: torch.Generator) -> torch.Tensor:
-    """n points of the l_p ball (uniform for linf and l2; on l1, random signs of a Dirichlet
-    vector scaled by U^(1/m)), plus the 2m vertices/axis points of the ball."""
-    if p == math.inf:
-        d = torch.rand(n, m, generator=gen, dtype=F64) * 2 - 1
-    else:
-        v = torch.randn(n, m, generator=gen, dtype=F64)
-        r = torch.rand(n, 1, generator=gen, dtype=F64) ** (1 / m)
-        if p == 2.0:
-            d = v / v.norm(dim=1, keepdim=True) * r
-        else:
-            e = -torch.log(torch.rand(n, m, generator=gen, dtype=F64))
-            d = torch.sign(v) * e / e.sum(1, keepdim=True) * r
-    axes = torch.cat([torch.eye(m, dtype=F64), -torch.eye(m, dtype=F64)])
-    return eps * torch.cat([d, axes])
 
 
 @pytest.mark.parametrize("activation", bounds.ACTIVATIONS)
