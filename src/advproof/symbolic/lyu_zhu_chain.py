@@ -651,3 +651,94 @@ def lemma13_euler_at_kinks(bias: bool) -> str:
     worst = max(abs(_euler_gap(params, x)[0]) for x in X)
     require(worst <= 1e-12, f"max |<W, grad f> - 3 f| = {fmt(worst)}")
     return f"{kinks} first-layer pre-activations exactly 0; max |<W, grad f> - 3 f| = {fmt(worst)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Lemma 8: the first layer's orthogonal component stops growing
+
+
+lemma8 = CLAIMS.claim(
+    "lyuzhu.lemma8",
+    title="Far from u_bar, a gradient step shrinks the component orthogonal to u_bar",
+    sources=("002 Lemma 8 (App. A.2, eqs. (55)-(62))",),
+    kind="lemma",
+    uses=("lyuzhu.lemma7",),
+    statement=r"""
+For the logistic loss and the exact $\ell_2$ perturbation, if $\langle W_\Pi, \bar u\rangle \ge 0$
+and $\|\mathcal P_\perp W_\Pi\| \ge \varphi = 2n/(e\kappa)$, then
+$\langle\mathcal P_\perp W_1, \partial\tilde{\mathcal L}/\partial W_1\rangle \ge 0$
+($\mathcal P_\perp$ the projection orthogonal to $\bar u$). Checked for $L = 1$, where
+$W_1 = W_\Pi = w$.""",
+)
+
+
+def lemma8_samples(lo: float, hi: float, a_max: float, count: int = 4000, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """(Z, W, u_bar, gamma_m, phi): the spanning data of Lemma 7 and ``count`` vectors
+    w = a u_bar + s xi with a in [0, a_max], unit xi orthogonal to u_bar, s in [lo, hi] * phi."""
+    X, y = kappa_data(True)
+    svm = margins.hard_margin_svm(X, y)
+    Z, u = y[:, None] * X, svm.u_bar
+    phi = 2 * len(X) / (math.e * kappa(X, y))
+    rng = np.random.default_rng(seed)
+    xi = rng.standard_normal((count, 3))
+    xi -= np.outer(xi @ u, u)
+    xi /= np.linalg.norm(xi, axis=1, keepdims=True)
+    W = (rng.uniform(0, a_max, (count, 1)) * u + rng.uniform(lo, hi, (count, 1)) * phi * xi)
+    return Z, W, u, svm.gamma, phi
+
+
+def perp_inner_gradient(Z: np.ndarray, W: np.ndarray, u: np.ndarray, eps: float) -> np.ndarray:
+    """<P_perp w, grad L~(w)> for each row w of W (L = 1, logistic loss, exact l2 attack):
+    grad L~ = mean_i l'(q_i) (z_i - eps w/||w||), l'(q) = -1/(1 + e^q)."""
+    norms = np.linalg.norm(W, axis=1, keepdims=True)
+    q = W @ Z.T - eps * norms  # (count, n) adversarial margins
+    lp = -1.0 / (1.0 + np.exp(q))
+    grad = (lp @ Z - lp.sum(1, keepdims=True) * eps * W / norms) / Z.shape[0]
+    perp = W - np.outer(W @ u, u)
+    return (perp * grad).sum(1)
+
+
+@lemma8.step(1, "the eps-term of the gradient contributes |l'| eps ||P_perp w||^2/||w|| >= 0",
+             numeric=True, subject=-1.0, control=1.0, tolerance=0.0,
+             control_label="the perturbation's sign flipped (delta along +w)")
+def lemma8_step1_eps_term(sign: float) -> str:
+    """For 4000 w: mean_i l'(q_i) * (sign * eps ||P_perp w||^2/||w||) >= 0 (eps = gamma_m/2)."""
+    Z, W, u, gamma, _ = lemma8_samples(1, 5, 50)
+    eps = gamma / 2
+    norms = np.linalg.norm(W, axis=1)
+    lp = -1.0 / (1.0 + np.exp(W @ Z.T - eps * norms[:, None]))
+    perp2 = np.linalg.norm(W - np.outer(W @ u, u), axis=1) ** 2
+    term = lp.mean(1) * sign * eps * perp2 / norms
+    require(float(term.min()) >= 0, f"the eps-term reaches {term.min():.3g} < 0")
+    return f"4000 w: the eps-term is >= {fmt(float(term.min()))}"
+
+
+@lemma8.step(2, "Lemma 7 with xi = -P_perp w/||P_perp w||: some support vector has "
+             "<P_perp w, z_i> <= -kappa ||P_perp w||, a positive term of size kappa |l'_i|",
+             numeric=True, subject=1.0, control=2.0, tolerance=1e-9,
+             control_label="2 kappa in place of kappa")
+def lemma8_step2_good_support_vector(factor: float) -> str:
+    """For 4000 w: min over support vectors of <P_perp w, z_i>/||P_perp w|| <= -factor kappa."""
+    X, y = kappa_data(True)
+    Z_s, _, _ = support_vectors(True)
+    k = kappa(X, y)
+    _, W, u, _, _ = lemma8_samples(1, 5, 50)
+    perp = W - np.outer(W @ u, u)
+    best = (perp @ Z_s.T).min(1) / np.linalg.norm(perp, axis=1)
+    worst = float(best.max())
+    require(worst <= -factor * k + 1e-9, f"a w has min_i <P_perp w, z_i>/||P_perp w|| = "
+                                         f"{worst:.4f} > -{factor:g} kappa = {-factor * k:.4f}")
+    return f"max over 4000 w of min_S <P_perp w, z_i>/||P_perp w|| = {worst:.4f} <= -kappa"
+
+
+@lemma8.check(kind="numeric", subject=(1.0, 5.0, 50.0), control=(0.01, 0.5, 3.0), tolerance=0.0,
+              control_label="||P_perp w|| below phi (s in [0.01, 0.5] phi), near u_bar's origin")
+def lemma8_sign(box: tuple[float, float, float]) -> str:
+    """<P_perp w, grad L~(w)> >= 0 on 4000 sampled w, eps in {0, gamma_m/2}."""
+    lo, hi, a_max = box
+    Z, W, u, gamma, phi = lemma8_samples(lo, hi, a_max)
+    lowest = min(float(perp_inner_gradient(Z, W, u, e).min()) for e in (0.0, gamma / 2))
+    require(lowest >= 0, f"<P_perp w, grad> = {lowest:.3g} < 0 for some w (phi = {phi:.2f})")
+    return (f"4000 w with ||P_perp w|| in [{lo:g}, {hi:g}] phi (phi = {phi:.2f}): "
+            f"min <P_perp w, grad L~> = {lowest:.3g} >= 0")
