@@ -10,6 +10,7 @@ against an independent computation (linprog; vertex enumeration), each with a co
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -201,3 +202,83 @@ def eq3_1_on_a_net(worst: bool) -> str:
     sampled = max(ce(o, y) for o in samples)
     require(bound >= sampled, f"L(corner) = {bound:.4f} < sampled max {sampled:.4f}")
     return f"L(o_worst) = {bound:.3f} >= max over 2000 sampled points {sampled:.3f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# §1.1: empirical >= true >= verified robust accuracy
+
+sandwich = CLAIMS.claim(
+    "thesis1.sandwich",
+    title="Empirical robust accuracy >= true robust accuracy >= verified robust accuracy",
+    sources=("003 §1.1 (robust accuracy definitions)",),
+    kind="remark",
+    statement=r"""
+"By definition, empirical robust accuracy and verified robust accuracy are the upper bound and
+the lower bound of the true robust accuracy", the share of inputs with
+$\forall\Delta \in \mathcal S^{(p)}_\epsilon$, $y_i = \arg\max_j f(\theta, \mathbf x_i +
+\Delta)_j$. Per input: verified $\Rightarrow$ truly robust $\Rightarrow$ not broken by the
+attack.""",
+)
+
+
+def sandwich_net(seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A bias-free 2-8-8-3 ReLU net whose classes split a Gaussian cloud (float64)."""
+    gen = torch.Generator().manual_seed(seed)
+    sizes = [2, 8, 8, 3]
+    return [(torch.randn(o, i, generator=gen, dtype=F64) * 1.5 / math.sqrt(i),
+             torch.zeros(o, dtype=F64)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+
+
+@functools.cache
+def robust_accuracies(eps_grid: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3), n: int = 40
+                      ) -> dict[str, list[float]]:
+    """Per eps (l_inf): PGD-20 empirical robust accuracy, true robust accuracy (the exact
+    minimal distance by MILP, ``bounds.minimal_linf_distance``) and verified robust accuracy
+    (linear bounds on the margins, last layer elided), on n points labelled by the net."""
+    import warnings
+
+    from advproof import attacks, bounds
+
+    layers = sandwich_net()
+    X = torch.randn(n, 2, generator=torch.Generator().manual_seed(1), dtype=F64)
+
+    def f(v: torch.Tensor) -> torch.Tensor:
+        return bounds.forward(layers, v)
+
+    y = f(X).argmax(1)
+    distance = torch.tensor([bounds.minimal_linf_distance(layers, X[i], int(y[i]), cap=0.5)
+                             for i in range(n)])
+    out: dict[str, list[float]] = {"eps": list(eps_grid), "empirical": [], "true": [],
+                                   "verified": [], "order_holds": []}
+    for eps in eps_grid:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dead units: some points cannot move
+            delta = attacks.pgd(f, X, y, eps=eps, alpha=eps / 4, steps=20)
+        empirical = f(X + delta).argmax(1) == y
+        true = distance > eps
+        low = bounds.linear_bounds(layers, X, eps, math.inf,
+                                   spec=bounds.margin_spec(y, 3)).lower
+        verified = low.masked_fill(torch.nn.functional.one_hot(y, 3).bool(),
+                                   math.inf).min(1).values > 0
+        for key, v in (("empirical", empirical), ("true", true), ("verified", verified)):
+            out[key].append(float(v.double().mean()))
+        out["order_holds"].append(bool((verified <= true).all() & (true <= empirical).all()))
+    return out
+
+
+@sandwich.check(kind="numeric", subject=("verified", "true", "empirical"),
+                control=("empirical", "true", "verified"), tolerance=0.0,
+                control_label="the order reversed (verified as the upper bound)")
+def sandwich_order(order: tuple[str, str, str]) -> str:
+    """At every eps: acc[order[0]] <= acc[order[1]] <= acc[order[2]], and per input the
+    implications verified => true => empirical hold."""
+    acc = robust_accuracies()
+    for i, eps in enumerate(acc["eps"]):
+        a, b, c = (acc[k][i] for k in order)
+        require(a <= b <= c, f"eps = {eps}: {order[0]} {a:.3f}, {order[1]} {b:.3f}, "
+                             f"{order[2]} {c:.3f} out of order")
+        require(acc["order_holds"][i], f"eps = {eps}: an input breaks the implications")
+    rows = "; ".join(f"eps {e}: {p:.3f} >= {t:.3f} >= {v:.3f}" for e, p, t, v in
+                     zip(acc["eps"], acc["empirical"], acc["true"], acc["verified"],
+                         strict=True))
+    return f"empirical >= true >= verified: {rows}"
