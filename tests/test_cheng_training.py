@@ -239,6 +239,9 @@ def test_smoke_run_is_well_formed(smoke):
             stats = smoke.regime_stats(arch, gates)
             assert (stats["trimmed"] <= stats["mean"] + 1e-15).all()
     assert set(smoke.hessian) == {f"{a}/{t}" for a in ct.ARCHS for t in ct.TRAININGS}
+    assert all(
+        set(h) == {"clean", "adv", "rand"} and min(h.values()) > 0 for h in smoke.hessian.values()
+    )
     for key in smoke.oscillation:
         assert set(next(iter(smoke.delta_medians(key).values()))) == set(ct.PERTURBATIONS)
 

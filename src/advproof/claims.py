@@ -54,6 +54,7 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.lyu_zhu_chain", "advproof.symbolic.liu",
                                   "advproof.symbolic.cheng_training",
                                   "advproof.symbolic.cheng_practice",
+                                  "advproof.symbolic.cheng_influence",
                                   "advproof.symbolic.thesis_basics",
                                   "advproof.symbolic.thesis_overfit",
                                   "advproof.symbolic.thesis_verify",

@@ -25,6 +25,7 @@ from typing import Any
 
 EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_training",
                                 "cheng_practice",
+                                "cheng_influence",
                                 "lyuzhu_margins",
                                 "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
                                 "liu_landscape", "liu_pas", "thesis_atas",

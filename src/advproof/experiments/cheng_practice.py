@@ -9,9 +9,10 @@ Three measurements, each on digits in quick mode (Fashion-MNIST in full mode):
 * **The constraint claim** (001: "the theory still predicts clipped or projected attacks"):
   raw-gradient PGD projected on an l2 ball of radius eps, for eps shrinking from above the real
   perturbation's norm to below it: the share of samples where the projection binds, and kappa.
-* **The unified analysis** (000 §4, items U.2, U.6, U.7) along PGD adversarial training of a
+* **The unified analysis** (000 §4, items U.2, U.3, U.5-U.7) along PGD adversarial training of a
   binary (3 vs 8) sigmoid net, per epoch and per training sample: confidence p_y, H_z,
-  ||g~_x|| and the imbalance A_hat = H_z ||g~_x||^2 (the beta factor is common to all samples).
+  ||g~_x|| and the imbalance A_hat = H_z ||g~_x||^2 (the beta factor is common to all samples),
+  the logit margin yz, and the same on the test set (U.5).
   U.4 (the top H_x eigenvector lowers z_y and raises the runner-up) is measured on the A2 net.
 
 Unstated settings and the choices made here: the attack strength grid, alpha = 0.005, the
@@ -89,6 +90,8 @@ class Result:
     easy_confidence: list[float] = field(default_factory=list)
     easy_grad_norm: list[float] = field(default_factory=list)
     robust_acc: list[float] = field(default_factory=list)
+    u3: dict[str, float] = field(default_factory=dict)
+    u5: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The numbers the chapter prints."""
@@ -215,7 +218,54 @@ def per_sample_stats(model: torch.nn.Module, X: Tensor, y: Tensor) -> dict[str, 
     h_z = s * (1 - s)
     gt = J.norm(dim=1)
     return {"p_y": torch.sigmoid(y * z).numpy(), "a_hat": (h_z * gt**2).numpy(),
-            "grad_norm": (torch.sigmoid(-y * z) * gt).numpy()}
+            "grad_norm": (torch.sigmoid(-y * z) * gt).numpy(), "margin": (y * z).numpy()}
+
+
+def oscillation_stats(
+    snaps: list[dict[str, np.ndarray]], top_share: float, seed: int
+) -> dict[str, float]:
+    """U.3 over the second half of training: the mean epoch-to-epoch change |d(yz)| of the
+    logit margin of the samples with the largest mean A_hat (``top_share`` of them), of the
+    rest, and of a random set of the same size (the control); and the final confidence of the
+    top set and of the rest. The margin, not p_y, so that the sigmoid's own slope (largest where
+    H_z is) does not make unconfident samples look more oscillating."""
+    late = snaps[len(snaps) // 2 :]
+    a = np.mean([s["a_hat"] for s in late], axis=0)
+    margins = np.stack([s["margin"] for s in late])
+    osc = np.abs(np.diff(margins, axis=0)).mean(axis=0)
+    k = max(1, int(top_share * len(a)))
+    top = np.argsort(-a)[:k]
+    rest = np.setdiff1d(np.arange(len(a)), top)
+    rand = np.random.default_rng(seed).permutation(len(a))[:k]
+    final = snaps[-1]["p_y"]
+    return {
+        "osc_top": float(osc[top].mean()),
+        "osc_rest": float(osc[rest].mean()),
+        "osc_random": float(osc[rand].mean()),
+        "final_p_top": float(final[top].mean()),
+        "final_p_rest": float(final[rest].mean()),
+        "final_p_random": float(final[rand].mean()),
+        "n_top": float(k),
+    }
+
+
+def overfit_stats(
+    train: list[dict[str, np.ndarray]], test: list[dict[str, np.ndarray]], share: float
+) -> dict[str, float]:
+    """U.5: the confidence p_y gained over the second half of training by the hardest samples
+    (the ``share`` least confident at mid-training) and by the others, on the training and on
+    the test set. Ranks, not a p_y threshold: few test samples are unconfident by then."""
+    mid = len(train) // 2
+    out: dict[str, float] = {}
+    for split, snaps in (("train", train), ("test", test)):
+        p0, p1 = snaps[mid]["p_y"], snaps[-1]["p_y"]
+        hard = np.zeros(len(p0), dtype=bool)
+        hard[np.argsort(p0)[: max(1, int(share * len(p0)))]] = True
+        out[f"n_hard_{split}"] = float(hard.sum())
+        out[f"p_hard_{split}"] = float(p0[hard].mean())
+        out[f"gain_hard_{split}"] = float((p1 - p0)[hard].mean())
+        out[f"gain_easy_{split}"] = float((p1 - p0)[~hard].mean())
+    return out
 
 
 def unified_analysis(cfg: Config, seed: int, data_dir: str | None, res: Result) -> None:
@@ -225,12 +275,14 @@ def unified_analysis(cfg: Config, seed: int, data_dir: str | None, res: Result) 
     model = models.MLP(X.shape[1], cfg.binary_hidden, 1,
                        generator=torch.Generator().manual_seed(seed)).double()
     snaps: list[dict[str, np.ndarray]] = []
+    snaps_test: list[dict[str, np.ndarray]] = []
 
     def callback(net: torch.nn.Module, step: train.Step) -> None:
         if step.last_in_epoch:
             was = net.training
             net.eval()
             snaps.append(per_sample_stats(net, X, y))
+            snaps_test.append(per_sample_stats(net, Xt, yt))
             delta = attacks.pgd(net, Xt, yt, eps=cfg.at_eps, alpha=cfg.at_eps / 4, steps=10,
                                 loss="bce", clip=(0, 1))
             with torch.no_grad():
@@ -253,6 +305,8 @@ def unified_analysis(cfg: Config, seed: int, data_dir: str | None, res: Result) 
     easy = np.argsort(-snaps[-1]["p_y"])[: max(1, len(X) // 4)]
     res.easy_confidence = [float(s["p_y"][easy].mean()) for s in snaps]
     res.easy_grad_norm = [float(s["grad_norm"][easy].mean()) for s in snaps]
+    res.u3 = oscillation_stats(snaps, cfg.top_share, seed)
+    res.u5 = overfit_stats(snaps, snaps_test, cfg.top_share)
 
 
 def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",

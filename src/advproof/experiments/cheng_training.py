@@ -23,7 +23,8 @@ measured in float64 on the CPU, per correctly classified test image.
    (``Delta^(ori)``), at x + delta (PGD, ``Delta^(adv)``) and at x + a random delta of the same
    l2 norm (``Delta^(rand)``, the control the closed form of cheng.c8 asks for); and the top
    eigenvalue of the weight Hessian (``curvature.lanczos``) of the clean and of the adversarial
-   loss, for the standard and the adversarially trained net.
+   loss, for the standard and the adversarially trained net, and (the control of U.1) of the
+   loss at x + a random delta of the same l2 norm as the PGD one.
 
 Shapes: inputs flattened ``X (N, D)``, binary logits ``(N, 1)``, per-image weight tensors
 ``(N, *W.shape)`` in the layout of ``nn.Linear``/``nn.Conv2d``.
@@ -601,5 +602,8 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
                     "clean": top_hessian_eigenvalue(net, Xh, yh, iters=cfg.lanczos_iters,
                                                     seed=seed),
                     "adv": top_hessian_eigenvalue(net, Xh + adv, yh, iters=cfg.lanczos_iters,
-                                                  seed=seed)}
+                                                  seed=seed),
+                    "rand": top_hessian_eigenvalue(
+                        net, Xh + random_like_norm(adv, torch.Generator().manual_seed(seed + 2)),
+                        yh, iters=cfg.lanczos_iters, seed=seed)}
     return Result(cfg, accuracy, table, reg, osc, hess)

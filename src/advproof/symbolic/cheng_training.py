@@ -16,9 +16,9 @@ Notation (000 App. F; 001 §3.2): ``g~_x = dz/dx = W g~_h``, ``g_h = g_z g~_h``,
 eigenvalue of ``H_x``), ``A = beta lambda_1``, ``E = e^A`` (infinite-step) or
 ``(1 + alpha lambda_1)^m`` (m steps), ``phi_ori = g~_x^T dg~_x^(ori) = -eta g~_x^T g_W g~_h``.
 Used by: cheng.assump3, cheng.lemma4, cheng.lemma5, cheng.thm3, cheng.thm4, cheng.thm5,
-cheng.thm6, cheng.c4 .. cheng.c8, cheng.table2, cheng.fig4; the experiment
+cheng.thm6, cheng.c4 .. cheng.c8, cheng.table2, cheng.fig4, cheng.u1; the experiment
 :mod:`advproof.experiments.cheng_training` (whose quick run the experiment checks of
-cheng.table2 and cheng.fig4 read).
+cheng.table2, cheng.fig4 and cheng.u1 read).
 """
 
 from __future__ import annotations
@@ -1464,3 +1464,36 @@ def fig4_adversarial_boost(perturbation: str) -> str:
                                  f"{fmt(ratio)} <= 2")
     return (f"Delta({perturbation})/Delta(ori) between {fmt(min(ratios))} and "
             f"{fmt(max(ratios))} over {len(ratios)} layers")
+
+
+u1 = CLAIMS.claim(
+    "cheng.u1",
+    title="U.1: adversarial training sharpens the loss landscape",
+    sources=("000 §4, unified analysis item 1 (sharp loss landscape)",),
+    kind="remark",
+    statement=r"""
+Theorem 6 explains the sharp loss landscape of adversarial training: the perturbation boosts the
+weight Hessian (by $(x_i + \hat\delta_i)^2H_h$ for row $W_i$, cheng.c8), so the adversarial loss
+is sharper in the weights than the clean one. The book adds the control: the same loss at
+$x$ plus a random $\delta$ of the same norm.""",
+)
+
+
+@u1.check(
+    kind="experiment",
+    subject="adv",
+    control="rand",
+    tolerance=2.0,
+    control_label="x + a random delta of the same l2 norm",
+)
+def u1_sharper_adversarial_loss(perturbation: str) -> str:
+    """Quick run (the four nets of Fig. 4, 200 training images, Lanczos): the top weight-Hessian
+    eigenvalue of the loss at x + delta is at least twice that of the loss at x, for every net."""
+    res = _training_run()
+    ratios = {key: h[perturbation] / h["clean"] for key, h in res.hessian.items()}
+    for key, ratio in ratios.items():
+        require(
+            ratio >= 2.0,
+            f"{key}: lambda_max({perturbation}) / lambda_max(clean) = {fmt(ratio)} < 2",
+        )
+    return ", ".join(f"{key} {fmt(r)}" for key, r in ratios.items())
