@@ -28,10 +28,11 @@ def _one_thread():
 def _nets(seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     return (models.MLP(16, (7, 5), 1, generator=gen).double(),
-            models.SmallCNN(1, 1, 4, channels=(2, 3), generator=gen).double())
+            models.SmallCNN(1, 1, 4, channels=(2, 3), generator=gen).double(),
+            models.SmallResCNN(1, 1, 4, channels=(2, 3), generator=gen).double())
 
 
-def _inputs(net, n: int = 6, seed: int = 0):
+def _inputs(net, n: int = 12, seed: int = 0):
     """Inputs that reach a live unit (lambda_1 > 0), labels +-1."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 16, generator=gen, dtype=F64)
@@ -51,7 +52,7 @@ def smoke():
 # --- the experiment's building blocks ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch", [0, 1], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("arch", [0, 1, 2], ids=["mlp", "cnn", "rescnn"])
 def test_weight_bilinear_is_the_per_image_weight_gradient(arch):
     net = _nets(1)[arch]
     x, y = _inputs(net, seed=1)
@@ -63,7 +64,7 @@ def test_weight_bilinear_is_the_per_image_weight_gradient(arch):
         torch.testing.assert_close(B[i], ref, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("arch", [0, 1], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("arch", [0, 1, 2], ids=["mlp", "cnn", "rescnn"])
 def test_local_quantities_match_curvature(arch):
     net = _nets(2)[arch]
     x, y = _inputs(net, seed=2)
@@ -78,17 +79,19 @@ def test_local_quantities_match_curvature(arch):
     torch.testing.assert_close(q.H_z * q.gt_x.pow(2).sum(1), lam1, rtol=1e-10, atol=1e-14)
 
 
-def test_frozen_cnn_is_the_cnn_at_the_reference_and_affine():
-    net = _nets(3)[1]
+@pytest.mark.parametrize("arch", [1, 2], ids=["cnn", "rescnn"])
+def test_frozen_cnn_is_the_cnn_at_the_reference_and_affine(arch):
+    net = _nets(3)[arch]
     x, _ = _inputs(net, seed=3)
     fz = ct.frozen(net, x)
+    assert fz.n_gates == (2 if arch == 1 else 3)
     torch.testing.assert_close(fz(x), net(x))
     d = torch.randn_like(x)
     mid = fz(x + d) - fz(x)
     torch.testing.assert_close(fz(x + 2 * d) - fz(x), 2 * mid)  # affine along any line
 
 
-@pytest.mark.parametrize("arch", [0, 1], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("arch", [0, 1, 2], ids=["mlp", "cnn", "rescnn"])
 def test_prediction_is_exact_for_the_first_layer_of_a_quadratic_model(arch):
     """Frozen gates + MSE + m steps: Lemma 4's strong form with E = (1 + alpha lambda)^m is the
     real change of the weight gradient; the e^A form misses it by the discretisation gap."""
@@ -111,14 +114,14 @@ def test_printed_theorem3_needs_a_dense_first_layer():
     """Theorem 3's ||g~_h||^2 is the dense layer's ||B(g~_x, g~_h)||^2/||g~_x||^2: equal for
     the MLP, not for the CNN."""
     out = {}
-    for name, net in zip(("mlp", "cnn"), _nets(5), strict=True):
+    for name, net in zip(("mlp", "cnn", "rescnn"), _nets(5), strict=True):
         x, y = _inputs(net, seed=5)
         fz = ct.frozen(net, x)
         delta = 0.01 * torch.randn_like(x)
         E = {"e": torch.full((len(x),), 1.7, dtype=F64)}
         meas = ct.phi_measurements(fz, fz, x, y, delta, "bce", E)
         out[name] = ct.phi_errors(meas["phi_e"], meas["phi_printed_e"]).max()
-    assert out["mlp"] < 1e-12 and out["cnn"] > 1e-3, out
+    assert out["mlp"] < 1e-12 and out["cnn"] > 1e-3 and out["rescnn"] > 1e-3, out
 
 
 def test_delta_metric_against_a_direct_computation():

@@ -305,6 +305,44 @@ class SmallCNN(nn.Module):
         return self.fc(h.flatten(1))
 
 
+class SmallResCNN(nn.Module):
+    """conv3x3-relu, a residual block ``a + conv3x3(a)`` then relu, conv3x3(stride 2)-relu,
+    linear: the smallest ReLU CNN with a skip connection (000's "ResCNN" column, shrunk).
+
+    No normalisation layer, so with frozen gates the logits stay affine in the input (000
+    Assumption 1). Inputs ``(N, in_channels, side, side)`` or flattened; ``channels`` are the
+    widths of the first conv (and the block) and of the strided conv.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        n_out: int = 10,
+        side: int = 8,
+        *,
+        channels: tuple[int, int] = (4, 8),
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        _check_dims(in_channels=in_channels, n_out=n_out, side=side, c1=channels[0],
+                    c2=channels[1])
+        self.in_channels, self.side = in_channels, side
+        self.conv1 = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        self.block = nn.Conv2d(channels[0], channels[0], 3, padding=1)
+        self.conv2 = nn.Conv2d(channels[0], channels[1], 3, stride=2, padding=1)
+        self.fc = nn.Linear(channels[1] * ((side + 1) // 2) ** 2, n_out)
+        if generator is not None:
+            reinit_(self, generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits (N, n_out)."""
+        if x.dim() == 2:
+            x = x.view(-1, self.in_channels, self.side, self.side)
+        a = torch.relu(self.conv1(x))
+        a = torch.relu(a + self.block(a))
+        return self.fc(torch.relu(self.conv2(a)).flatten(1))
+
+
 class PreActBlock(nn.Module):
     """Pre-activation residual block (He et al. 2016): BN-ReLU-conv3x3, BN-ReLU-conv3x3, + skip."""
 

@@ -1,9 +1,10 @@
 """Chapter 4 experiment: Theorems 3 and 6 of Cheng et al. on trained nets (Table 2, Fig. 4/5).
 
 Binary task (the theorems are for a sigmoid score, 000 Assumption 2 / 001 §3.3): digits 3 vs 8
-in quick mode, Fashion-MNIST T-shirt vs shirt in full mode, labels y = +-1, a ReLU MLP and a
-small CNN, each trained clean ("standard") and with l_inf PGD-AT ("adversarial"). Everything is
-measured in float64 on the CPU, per correctly classified test image.
+in quick mode, Fashion-MNIST T-shirt vs shirt in full mode, labels y = +-1, a ReLU MLP, a
+small CNN and a small residual CNN (000's "ResCNN", shrunk: one skip connection), each trained
+clean ("standard") and with l_inf PGD-AT ("adversarial"). Everything is measured in float64 on
+the CPU, per correctly classified test image.
 
 1. ``table``: the analogue of 000 App. J Table 2 / 001 Table 2. The trained weight is the
    *first* layer ``W = W_1`` (001's choice; the only layer for which the theorems are exact, see
@@ -53,7 +54,7 @@ __all__ = ["CONFIGS", "Config", "FirstLayer", "FrozenGateCNN", "Result", "delta_
            "first_layer", "frozen", "phi_measurements", "run", "top_hessian_eigenvalue",
            "trimmed_mean", "weight_bilinear"]
 
-ARCHS: tuple[str, ...] = ("mlp", "cnn")
+ARCHS: tuple[str, ...] = ("mlp", "cnn", "rescnn")
 TRAININGS: tuple[str, ...] = ("standard", "adversarial")
 VARIANTS: tuple[tuple[str, str], ...] = (("mse", "frozen"), ("mse", "free"), ("bce", "frozen"),
                                          ("bce", "free"))
@@ -122,36 +123,69 @@ PAPER_TABLE2: dict[str, dict[str, float]] = {
 # Frozen gates for the CNN (models.frozen_gate covers the MLPs)
 
 
+CNNs = models.SmallCNN | models.SmallResCNN
+
+
+def _cnn_head(model: CNNs, h: Tensor, gate: Callable[[int, Tensor], Tensor]) -> Tensor:
+    """The logits from the first conv's pre-activation ``h``, with ``gate(k, t)`` for the k-th
+    ReLU (``relu`` for the net itself, a fixed mask for its frozen-gate version)."""
+    if isinstance(model, models.SmallResCNN):
+        a = gate(0, h)
+        a = gate(1, a + model.block(a))
+        return model.fc(gate(2, model.conv2(a)).flatten(1))
+    return model.fc(gate(1, model.conv2(gate(0, h))).flatten(1))
+
+
+def _cnn_preactivations(model: CNNs, x: Tensor) -> list[Tensor]:
+    """The input of every ReLU of ``model`` at ``x``, in order."""
+    pre: list[Tensor] = []
+
+    def record(_: int, t: Tensor) -> Tensor:
+        pre.append(t)
+        return torch.relu(t)
+
+    with torch.no_grad():
+        _cnn_head(model, model.conv1(_image(model, x)), record)
+    return pre
+
+
 class FrozenGateCNN(nn.Module):
-    """``models.SmallCNN`` with its two ReLU gates frozen at ``x_ref`` (one mask per row).
+    """``models.SmallCNN`` or ``models.SmallResCNN`` with its ReLU gates frozen at ``x_ref``
+    (one mask per row and ReLU).
 
     Affine in x, equal to the CNN at ``x_ref`` (000 Assumption 1 / 001 A2 for a CNN). Layers are
     shared with ``model``.
     """
 
-    def __init__(self, model: models.SmallCNN, x_ref: Tensor) -> None:
+    def __init__(self, model: CNNs, x_ref: Tensor) -> None:
         super().__init__()
         self._model = model
-        with torch.no_grad():
-            h1 = model.conv1(_image(model, x_ref))
-            h2 = model.conv2(torch.relu(h1))
-        self.register_buffer("mask1", h1 > 0)
-        self.register_buffer("mask2", h2 > 0)
+        self.n_gates = 0
+        for k, pre in enumerate(_cnn_preactivations(model, x_ref)):
+            self.register_buffer(f"mask{k}", pre > 0)
+            self.n_gates += 1
+
+    def masked(self, k: int, t: Tensor) -> Tensor:
+        """The k-th ReLU with its gates frozen: ``t`` times the fixed 0/1 mask."""
+        return t * getattr(self, f"mask{k}").to(t.dtype)
+
+    def head(self, h: Tensor) -> Tensor:
+        """The logits from the first conv's pre-activation, through the frozen masks."""
+        return _cnn_head(self._model, h, self.masked)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits (N, C) of the frozen-gate CNN."""
         m = self._model
-        h = m.conv2(m.conv1(_image(m, x)) * self.mask1.to(x.dtype)) * self.mask2.to(x.dtype)
-        return m.fc(h.flatten(1))
+        return self.head(m.conv1(_image(m, x)))
 
 
-def _image(model: models.SmallCNN, x: Tensor) -> Tensor:
+def _image(model: CNNs, x: Tensor) -> Tensor:
     return x.reshape(-1, model.in_channels, model.side, model.side)
 
 
 def frozen(net: nn.Module, x_ref: Tensor) -> nn.Module:
-    """The frozen-gate version of an MLP or a SmallCNN at ``x_ref`` (N, D)."""
-    if isinstance(net, models.SmallCNN):
+    """The frozen-gate version of an MLP, a SmallCNN or a SmallResCNN at ``x_ref`` (N, D)."""
+    if isinstance(net, CNNs):
         return FrozenGateCNN(net, x_ref)
     if isinstance(net, models.MLP):
         return models.frozen_gate(net, x_ref)
@@ -171,8 +205,8 @@ class FirstLayer(NamedTuple):
 
 
 def first_layer(net: nn.Module) -> FirstLayer:
-    """The first layer of an MLP, a SmallCNN or their frozen-gate versions, and the map from its
-    pre-activation h to the logits (through the frozen masks where the gates are frozen)."""
+    """The first layer of an MLP, a SmallCNN, a SmallResCNN or their frozen-gate versions, and
+    the map from its pre-activation h to the logits (through the frozen masks where frozen)."""
     if isinstance(net, models.FrozenGateReLU):
         lin, masks = net.linears, net.masks
 
@@ -191,11 +225,10 @@ def first_layer(net: nn.Module) -> FirstLayer:
         return FirstLayer(lin[0], lambda x: x.flatten(1), head_free)
     if isinstance(net, FrozenGateCNN):
         m = net._model
-        return FirstLayer(m.conv1, lambda x: _image(m, x), lambda h: m.fc(
-            (m.conv2(h * net.mask1.to(h.dtype)) * net.mask2.to(h.dtype)).flatten(1)))
-    if isinstance(net, models.SmallCNN):
+        return FirstLayer(m.conv1, lambda x: _image(m, x), net.head)
+    if isinstance(net, CNNs):
         return FirstLayer(net.conv1, lambda x: _image(net, x),
-                          lambda h: net.fc(torch.relu(net.conv2(torch.relu(h))).flatten(1)))
+                          lambda h: _cnn_head(net, h, lambda _, t: torch.relu(t)))
     raise ValueError(f"first_layer: unsupported model {type(net).__name__}")
 
 
@@ -460,12 +493,14 @@ def top_hessian_eigenvalue(net: nn.Module, X: Tensor, y: Tensor, *, iters: int =
 
 
 def build(arch: str, d_in: int, cfg: Config, seed: int) -> nn.Module:
-    """An untrained single-output ReLU MLP or SmallCNN (float32, seeded)."""
+    """An untrained single-output ReLU MLP, SmallCNN or SmallResCNN (float32, seeded)."""
     gen = torch.Generator().manual_seed(seed)
     if arch == "mlp":
         return models.MLP(d_in, cfg.hidden, 1, generator=gen)
     if arch == "cnn":
         return models.SmallCNN(1, 1, cfg.side, channels=cfg.channels, generator=gen)
+    if arch == "rescnn":
+        return models.SmallResCNN(1, 1, cfg.side, channels=cfg.channels, generator=gen)
     raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
 
 
@@ -571,7 +606,8 @@ class Result:
 
 def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
         data_dir: str | None = None) -> Result:
-    """Train the four nets, then measure Table 2, the A regime and Fig. 4/5 in float64 (CPU)."""
+    """Train the six nets (three archs, clean and PGD), then measure Table 2, the A regime and
+    Fig. 4/5 in float64 (CPU)."""
     if mode not in CONFIGS:
         raise ValueError(f"mode must be one of {tuple(CONFIGS)}, got {mode!r}")
     if device != "cpu":

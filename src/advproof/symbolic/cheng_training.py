@@ -1356,8 +1356,8 @@ $\mathbb E_x|\phi^* - \hat\phi|\,/\,\mathbb E_x|\phi^*|$.""",
 
 
 def _tiny_first_layer_cases():
-    """Frozen-gate binary MLP and CNN (float64), the inputs of 6 that reach a live unit, MSE,
-    4 raw-ascent steps."""
+    """Frozen-gate binary MLP, CNN and residual CNN (float64), the inputs of 6 that reach a live
+    unit, MSE, 4 raw-ascent steps."""
     from advproof import attacks, models
     from advproof.experiments import cheng_training as ct
 
@@ -1365,7 +1365,9 @@ def _tiny_first_layer_cases():
     for seed in range(3):
         gen = torch.Generator().manual_seed(seed)
         nets = (models.MLP(16, (6, 5), 1, generator=gen).double(),
-                models.SmallCNN(1, 1, 4, channels=(2, 3), generator=gen).double())
+                models.SmallCNN(1, 1, 4, channels=(2, 3), generator=gen).double(),
+                models.SmallResCNN(1, 1, 4, channels=(2, 3),
+                                   generator=torch.Generator().manual_seed(100 + seed)).double())
         x0 = torch.randn(6, 16, generator=gen, dtype=torch.float64)
         y0 = torch.tensor([1.0, -1.0] * 3, dtype=torch.float64)
         for net in nets:
@@ -1386,21 +1388,21 @@ def _tiny_first_layer_cases():
 @single_thread()
 def table2_first_layer_prediction_is_exact(key: str) -> str:
     """The experiment's prediction of phi (Lemma 4's strong form contracted, first layer) equals
-    the real phi on frozen-gate MSE nets, MLP and CNN (first layer a convolution), 4 steps with
-    E = (1 + alpha lambda_1)^4: the case in which the theory is exact."""
+    the real phi on frozen-gate MSE nets, MLP, CNN and residual CNN (first layer a convolution),
+    4 steps with E = (1 + alpha lambda_1)^4: the case in which the theory is exact."""
     pairs = [(c["phi_real"], c[key]) for c in _tiny_first_layer_cases()]
-    return worst_close(pairs, rtol=1e-10, what="phi real vs predicted (MLP and CNN)")
+    return worst_close(pairs, rtol=1e-10, what="phi real vs predicted (MLP, CNN, ResCNN)")
 
 
 @table2.check(kind="experiment", subject=(0.01, 1.0), control=(1.0, 0.01),
               control_label="the two attack strengths swapped", tolerance=1e-3)
 def table2_small_only_for_a_weak_attack(strengths: tuple[float, float]) -> str:
-    """Quick run (digits 3 vs 8, PGD-trained MLP 200-200 and CNN, 40 images, m = 100, fixed beta
-    with max A = 0.01 and 1): kappa' (000, CE, frozen gates, e^A form) < 1e-3 at the weak
-    strength and at least 10 times larger at the strong one, for both nets."""
+    """Quick run (digits 3 vs 8, PGD-trained MLP 200-200, CNN and residual CNN, 40 images,
+    m = 100, fixed beta with max A = 0.01 and 1): kappa' (000, CE, frozen gates, e^A form) < 1e-3
+    at the weak strength and at least 10 times larger at the strong one, for every net."""
     res = _training_run()
     parts = []
-    for arch in ("mlp", "cnn"):
+    for arch in res.table:
         weak, strong = (res.kappa_table(arch, A)["CE, frozen gates"]["kappa_000"]
                         for A in strengths)
         parts.append(f"{arch}: {fmt(weak)} -> {fmt(strong)}")
@@ -1451,9 +1453,9 @@ def fig4_delta_metric_closed_form(which: str) -> str:
 @fig4.check(kind="experiment", subject="adv", control="rand", tolerance=2.0,
             control_label="x + a random delta of the same l2 norm")
 def fig4_adversarial_boost(perturbation: str) -> str:
-    """Quick run (digits 3 vs 8; MLP 200-200 and CNN, standard and PGD-trained; 40 images, PGD
-    of training): the median Delta at x + delta is more than twice the median at x, in every
-    weight layer of the four nets."""
+    """Quick run (digits 3 vs 8; MLP 200-200, CNN and residual CNN, standard and PGD-trained;
+    40 images, PGD of training): the median Delta at x + delta is more than twice the median at
+    x, in every weight layer of the six nets."""
     res = _training_run()
     ratios = []
     for key in res.oscillation:
@@ -1487,7 +1489,7 @@ $x$ plus a random $\delta$ of the same norm.""",
     control_label="x + a random delta of the same l2 norm",
 )
 def u1_sharper_adversarial_loss(perturbation: str) -> str:
-    """Quick run (the four nets of Fig. 4, 200 training images, Lanczos): the top weight-Hessian
+    """Quick run (the six nets of Fig. 4, 200 training images, Lanczos): the top weight-Hessian
     eigenvalue of the loss at x + delta is at least twice that of the loss at x, for every net."""
     res = _training_run()
     ratios = {key: h[perturbation] / h["clean"] for key, h in res.hessian.items()}
