@@ -31,7 +31,8 @@ import torch
 from advproof import margins, models
 from advproof.threads import single_thread
 
-__all__ = ["CONFIGS", "Config", "Flow", "Result", "circle_data", "run", "train_flow"]
+__all__ = ["CONFIGS", "Config", "Flow", "Result", "circle_data", "run", "train_flow",
+           "train_flow_and_model"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,15 @@ def train_flow(X: torch.Tensor, y: torch.Tensor, *, eps: float, variant: str, wi
                steps: int = 3000, lr0: float = 0.5, power: float = 1.0, seed: int = 0,
                checkpoints: int = 24) -> Flow:
     """GD on log L~ (exponential loss) for a bias-free 2-layer ReLU net; see the module doc."""
+    return train_flow_and_model(X, y, eps=eps, variant=variant, width=width, steps=steps,
+                                lr0=lr0, power=power, seed=seed, checkpoints=checkpoints)[0]
+
+
+def train_flow_and_model(X: torch.Tensor, y: torch.Tensor, *, eps: float, variant: str,
+                         width: int = 20, steps: int = 3000, lr0: float = 0.5,
+                         power: float = 1.0, seed: int = 0, checkpoints: int = 24
+                         ) -> tuple[Flow, torch.nn.Module]:
+    """:func:`train_flow` and the trained net (float64), for measurements at the last point."""
     if variant not in ("total", "detached", "standard"):
         raise ValueError(f"variant must be 'total', 'detached' or 'standard', got {variant!r}")
     net = models.HomogeneousMLP(X.shape[1], (width,), 1,
@@ -145,7 +155,7 @@ def train_flow(X: torch.Tensor, y: torch.Tensor, *, eps: float, variant: str, wi
     keys = ("step", "log_loss", "log_time", "rho", "gamma_hat", "kkt", "slack", "chi", "xi",
             "cos", "thm4", "eq116", "balance")
     cols = [np.array([row.get(k, np.nan) for row in rows]) for k in keys]
-    return Flow(*cols, separated_at=separated)
+    return Flow(*cols, separated_at=separated), net
 
 
 @dataclass
