@@ -58,7 +58,8 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.thesis_basics",
                                   "advproof.symbolic.thesis_overfit",
                                   "advproof.symbolic.thesis_verify",
-                                  "advproof.symbolic.thesis_efficient")
+                                  "advproof.symbolic.thesis_efficient",
+                                  "advproof.symbolic.thesis_tables")
 
 
 class CheckFailed(AssertionError):
