@@ -37,6 +37,8 @@ def mlp(seed: int = 0, **kw) -> models.MLP:
         (lambda g: models.SmallCNN(generator=g), (4, 1, 8, 8), 10),
         (lambda g: models.SmallCNN(generator=g), (4, 64), 10),
         (lambda g: models.SmallCNN(3, 4, side=7, generator=g), (2, 3, 7, 7), 4),
+        (lambda g: models.SmallResCNN(generator=g), (4, 64), 10),
+        (lambda g: models.SmallResCNN(3, 1, side=7, generator=g), (2, 3, 7, 7), 1),
     ],
 )
 def test_models_map_batches_to_logits_in_float64(build, x_shape, n_out):
@@ -59,6 +61,21 @@ def test_generator_makes_init_reproducible_and_independent_of_global_rng():
     assert all(m(torch.zeros(1, 4 if i < 2 else 64)).shape[0] == 1 for i, m in enumerate(default))
     bound = 1 / 4**0.5  # PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     assert a.linears[0].weight.abs().max() <= bound
+
+
+def test_small_res_cnn_adds_the_skip_connection():
+    model = models.SmallResCNN(1, 2, 4, channels=(2, 3), generator=gen()).double()
+    x = randn(3, 16, seed=2)
+    a = torch.relu(model.conv1(x.view(-1, 1, 4, 4)))
+    a = torch.relu(a + model.block(a))  # the block's output is added to its input
+    expected = model.fc(torch.relu(model.conv2(a)).flatten(1))
+    torch.testing.assert_close(model(x), expected, rtol=1e-14, atol=1e-14)
+    with torch.no_grad():
+        model.block.weight.zero_()
+        model.block.bias.zero_()  # an empty block leaves relu(a + 0) = a: a plain CNN remains
+    h = torch.relu(model.conv1(x.view(-1, 1, 4, 4)))
+    plain = model.fc(torch.relu(model.conv2(h)).flatten(1))
+    torch.testing.assert_close(model(x), plain, rtol=1e-14, atol=1e-14)
 
 
 def test_two_layer_relu_is_the_papers_formula():
@@ -91,6 +108,7 @@ def test_mlp_activations_and_linears():
         lambda: models.MLP(5, [0], 2),
         lambda: models.TwoLayerReLU(5, 4, 0),
         lambda: models.SmallCNN(side=0),
+        lambda: models.SmallResCNN(channels=(0, 4)),
     ],
 )
 def test_bad_constructor_arguments_raise(build):
