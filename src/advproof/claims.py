@@ -59,6 +59,7 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.thesis_overfit",
                                   "advproof.symbolic.thesis_verify",
                                   "advproof.symbolic.thesis_efficient",
+                                  "advproof.symbolic.thesis_subnet",
                                   "advproof.symbolic.thesis_tables")
 
 

@@ -28,7 +28,7 @@ EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_traini
                                 "cheng_influence",
                                 "lyuzhu_margins",
                                 "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
-                                "liu_landscape", "liu_pas", "thesis_atas",
+                                "liu_landscape", "liu_pas", "thesis_atas", "thesis_subnet",
                                 "thesis_overfitting")
 
 

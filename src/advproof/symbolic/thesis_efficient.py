@@ -26,6 +26,7 @@ from scipy.optimize import minimize
 
 from advproof.asserts import fmt, require, sym_equal, worst_close
 from advproof.claims import ClaimSet, Erratum
+from advproof.pruning import allocate_capped
 from advproof.threads import single_thread
 
 CLAIMS = ClaimSet("thesis5")
@@ -932,17 +933,6 @@ def rn34_layers(widths: tuple[int, ...] = (64, 64, 128, 256, 512), n_classes: in
     return layers, bns
 
 
-def allocate_capped(ns: np.ndarray, r: float, gamma_: float) -> np.ndarray:
-    """(5.11) with a cap: ``m_i = min(n_i, lam n_i^gamma)``, ``lam`` by bisection so that
-    ``sum m = (1 - r) sum n`` (real-valued counts)."""
-    ns = np.asarray(ns, dtype=np.float64)
-    target, lo, hi = (1 - r) * ns.sum(), 0.0, float(ns.sum())
-    for _ in range(200):
-        lam = (lo + hi) / 2
-        lo, hi = (lam, hi) if np.minimum(ns, lam * ns**gamma_).sum() < target else (lo, lam)
-    return np.minimum(ns, lam * ns**gamma_)
-
-
 def allocate_printed(ns: np.ndarray, r: float, gamma_: float) -> np.ndarray:
     """(5.11) as printed: ``m_i = lam n_i^gamma`` with ``sum m = (1 - r) sum n``, no cap."""
     ns = np.asarray(ns, dtype=np.float64)
@@ -1293,3 +1283,125 @@ def bca_toy_gaps(s: np.ndarray, c: np.ndarray, etas: tuple[float, ...], steps: i
                           tol=1e-14).fun)
     return {name: [bca_toy_phi(bca_toy_run(s, c, e, adaptive=ad, steps=steps), s, c) - best
                    for e in etas] for name, ad in (("SGDBCA", False), ("ASGDBCA", True))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Algorithm 5.3 on the digits: cost, catastrophic overfitting, the long tail (quick mode)
+
+
+def atas_measured():  # noqa: ANN201 (an experiments.thesis_atas.Result)
+    """The quick-mode result of ``thesis_atas`` (seed 0), computed once per code version."""
+    from advproof.cache import cached_run
+
+    return cached_run("thesis_atas", "quick", seed=0)
+
+
+def _n_batches(res) -> int:  # noqa: ANN001
+    return math.ceil(1438 / res.config.batch_size)  # the digits training split
+
+
+alg5_3 = CLAIMS.claim(
+    "thesis5.alg5_3",
+    title="Alg. 5.3 (ATAS) costs what FGSM-RS costs: two gradient evaluations per batch",
+    sources=("003 Algorithm 5.3, eqs. (5.15)-(5.16) (Sec. 5.2.2)", "003 Table 5.11 (times)"),
+    kind="algorithm",
+    statement=r"""
+ATAS keeps one perturbation and one gradient-norm average $v_i$ per training instance, starts
+each epoch's attack from the previous epoch's perturbation and takes one signed step of size
+$\alpha_i$ (5.16); the norm it needs is that of the attack's own input gradient. Its cost per
+batch is therefore that of FGSM-RS: one gradient for the attack and one for the weights.""",
+    uses=("thesis5.eq5_16",),
+)
+
+
+@alg5_3.check(kind="experiment", subject=2, control=3,
+              control_label="the count of two-step PGD training (3 per batch)", tolerance=0)
+def alg5_3_gradient_evaluations(per_batch: int) -> str:
+    """Quick run: every method (FGSM, FGSM-RS, ATTA, both ATAS rules) made exactly
+    ``per_batch`` gradient evaluations per batch in every epoch, at every eps."""
+    res = atas_measured()
+    expected = per_batch * _n_batches(res)
+    table = res.table()
+    for eps in res.config.eps:
+        for m in res.config.methods:
+            got = table[eps][m]["grad_evals"]
+            require(got == expected, f"eps {eps}, {m}: {got} gradient evaluations per epoch, "
+                                     f"expected {expected}")
+    return f"{expected} per epoch ({per_batch} per batch) for all {len(res.config.methods)} methods"
+
+
+co = CLAIMS.claim(
+    "thesis5.co",
+    title="FGSM-RS with a large step catastrophically overfits once the budget is large",
+    sources=("003 Sec. 5.2.1-5.2.2, Fig. 5.5 (left)", "003 Table 5.11 (FGSM-RS on WRN-28-10)"),
+    kind="remark",
+    statement=r"""
+One-step adversarial training from a random start (FGSM-RS) can suffer *catastrophic
+overfitting*: its accuracy against multi-step PGD collapses to about chance while its clean
+accuracy stays high. It does so at a large budget and not at a small one.""",
+)
+
+#: The catastrophic-overfitting signature on 10 classes: PGD accuracy near chance, clean high.
+CO_PGD, CO_CLEAN = 0.15, 0.7
+
+
+def _co_row(method: str, eps: float) -> dict[str, float]:
+    return atas_measured().table()[eps][method]
+
+
+@co.check(kind="experiment", subject="FGSM-RS 2eps", control="ATTA",
+          control_label="ATTA (previous perturbation as start, step eps/2)", tolerance=CO_PGD)
+def co_at_large_eps(method: str) -> str:
+    """Quick run, eps = 0.3: the method's PGD-20 test accuracy is at most 0.15 while its clean
+    accuracy is at least 0.7."""
+    r = _co_row(method, 0.3)
+    require(r["clean"] >= CO_CLEAN, f"{method}: clean accuracy {r['clean']:.3f} < {CO_CLEAN}")
+    require(r["pgd"] <= CO_PGD, f"{method}: PGD accuracy {r['pgd']:.3f} > {CO_PGD} (no collapse)")
+    return f"{method}, eps 0.3: clean {r['clean']:.3f}, PGD {r['pgd']:.3f}"
+
+
+@co.check(kind="experiment", subject=0.2, control=0.3,
+          control_label="the larger budget eps = 0.3", tolerance=0.3)
+def co_not_at_small_eps(eps: float) -> str:
+    """Quick run: at budget ``eps`` FGSM-RS (step 2 eps) keeps PGD-20 accuracy >= 0.3."""
+    r = _co_row("FGSM-RS 2eps", eps)
+    require(r["pgd"] >= 0.3, f"eps {eps}: PGD accuracy {r['pgd']:.3f} < 0.3")
+    return f"eps {eps}: clean {r['clean']:.3f}, PGD {r['pgd']:.3f}"
+
+
+long_tail = CLAIMS.claim(
+    "thesis5.long_tail",
+    title="The per-instance input-gradient norms are long-tailed (promised after (5.27), never "
+          "shown)",
+    sources=("003 Sec. 5.2.3, after eq. (5.27)",),
+    kind="remark",
+    statement=r"""
+The per-instance input-gradient norms $G_{\mathbf x_i}$ of adversarial training are long-tailed:
+$\frac1N\sum_i G_{\mathbf x_i} / \sqrt{\frac1N\sum_i G_{\mathbf x_i}^2} < (1-\beta)^{1/4}$, the
+regime in which the corrected (5.27) favours the adaptive bound ($0.84$ for $\beta = 0.5$).""",
+    uses=("thesis5.eq5_27",),
+)
+
+
+def _equalised(norms: list[float]) -> list[float]:
+    """Every norm replaced by the mean (mean/RMS = 1): no tail."""
+    return [float(np.mean(norms))] * len(norms)
+
+
+@long_tail.check(kind="experiment", subject=list, control=_equalised,
+                 control_label="the same norms equalised to their mean", tolerance=0.84)
+def long_tail_at_small_eps(transform: Callable[[list[float]], list[float]]) -> str:
+    """Quick run, eps = 0.2 (no method overfits catastrophically): for every method, mean/RMS
+    of the final per-instance input-gradient norms on the training set is below
+    (1 - beta)^(1/4)."""
+    from advproof import atas
+
+    res = atas_measured()
+    threshold = (1 - res.config.beta) ** 0.25
+    parts = []
+    for m in res.config.methods:
+        norms = transform(res.grad_norms[f"0.2|{m}"])
+        ratio = atas.mean_over_rms(torch.tensor(norms))
+        require(ratio < threshold, f"{m}: mean/RMS {ratio:.3f} >= {threshold:.3f}")
+        parts.append(f"{m} {ratio:.2f}")
+    return f"mean/RMS at eps 0.2 (threshold {threshold:.2f}): " + ", ".join(parts)
