@@ -60,7 +60,9 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.thesis_verify",
                                   "advproof.symbolic.thesis_efficient",
                                   "advproof.symbolic.thesis_subnet",
-                                  "advproof.symbolic.thesis_tables")
+                                  "advproof.symbolic.thesis_tables",
+                                  "advproof.symbolic.thesis_tables4",
+                                  "advproof.symbolic.thesis_tables5")
 
 
 class CheckFailed(AssertionError):
