@@ -51,7 +51,8 @@ CLAIM_ID = re.compile(r"^[a-z][a-z0-9]*\.[a-z][a-z0-9_]*$")
 #: The claim sets that make up the book, one module per source.
 CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.cheng_dynamics",
                                   "advproof.symbolic.lyu_zhu",
-                                  "advproof.symbolic.lyu_zhu_chain", "advproof.symbolic.liu",
+                                  "advproof.symbolic.lyu_zhu_chain",
+                                  "advproof.symbolic.lyu_zhu_appendix", "advproof.symbolic.liu",
                                   "advproof.symbolic.cheng_training",
                                   "advproof.symbolic.cheng_practice",
                                   "advproof.symbolic.cheng_influence",

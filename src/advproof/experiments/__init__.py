@@ -29,6 +29,7 @@ EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_traini
                                 "lyuzhu_margins",
                                 "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
                                 "liu_landscape", "liu_pas", "thesis_atas", "thesis_subnet",
+                                "lyuzhu_appendix",
                                 "thesis_overfitting")
 
 
