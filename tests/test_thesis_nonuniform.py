@@ -21,7 +21,7 @@ def smoke() -> tn.Result:
 def test_smoke_run_shapes_and_certified_budgets(smoke):
     cfg = tn.CONFIGS["smoke"]
     assert set(smoke.eps) == set(smoke.maps) == set(tn.KINDS)
-    Xte, yte = tn._load("test")
+    Xte, yte = tn.load("test")
     for kind in tn.KINDS:
         eps, u = smoke.eps[kind], smoke.uniform[kind]
         assert eps.shape == (len(u), 64) and len(u) <= cfg.n_test
@@ -30,14 +30,15 @@ def test_smoke_run_shapes_and_certified_budgets(smoke):
         assert bool((torch.log(eps).mean(1) >= torch.log(u.clamp_min(1e-6)) - 1e-12).all())
         assert smoke.ratio(kind) >= 1 - 1e-12
         # the budgets are certified: every margin lower bound on the box is >= 0
-        layers = smoke.layers[kind]
-        idx = torch.arange(cfg.n_test)
-        idx = idx[bounds.forward(layers, Xte[idx]).argmax(1) == yte[idx]]
+        layers, idx = smoke.layers[kind], smoke.index[kind]
+        assert bool((bounds.forward(layers, Xte[idx]).argmax(1) == yte[idx]).all())
         spec = bounds.margin_spec(yte[idx], 10)
         low = bounds.linear_bounds(layers, Xte[idx], eps, math.inf, spec=spec).lower
         mask = torch.nn.functional.one_hot(yte[idx], 10).bool()
         assert bool((low.masked_fill(mask, 1.0) >= -1e-9).all())
         assert smoke.maps[kind].shape[1] == 64 and set(smoke.map_labels[kind].tolist()) <= {0, 1}
+        Pte, pte = tn.load("test", cfg.pair)
+        assert torch.equal(pte[smoke.map_index[kind]], smoke.map_labels[kind])
     assert smoke.discriminative.shape == (64,) and float(smoke.discriminative.min()) >= 0
     json.dumps(smoke.to_json())
 

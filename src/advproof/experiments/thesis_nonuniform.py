@@ -41,7 +41,7 @@ from advproof import attacks, bounds, data
 from advproof.symbolic.thesis_verify import random_mlp
 from advproof.threads import single_thread
 
-__all__ = ["CONFIGS", "KINDS", "Config", "Result", "run", "train_mlp", "unit_cosines"]
+__all__ = ["CONFIGS", "KINDS", "Config", "Result", "load", "run", "train_mlp", "unit_cosines"]
 
 KINDS: tuple[str, ...] = ("vanilla", "robust")
 Layers = list[tuple[Tensor, Tensor]]
@@ -70,7 +70,7 @@ CONFIGS: dict[str, Config] = {
 }
 
 
-def _load(split: str, classes: tuple[int, ...] | None = None) -> tuple[Tensor, Tensor]:
+def load(split: str, classes: tuple[int, ...] | None = None) -> tuple[Tensor, Tensor]:
     """Digits as float64 (N, 64) in [-1, 1] (the thesis's pixel range) and labels."""
     d = data.load("digits", split=split, flatten=True, classes=classes, dtype=torch.float64)
     return 2 * d.X - 1, d.y
@@ -117,10 +117,12 @@ class Result:
     seed: int = 0
     layers: dict[str, Layers] = field(default_factory=dict)
     accuracy: dict[str, float] = field(default_factory=dict)
+    index: dict[str, Tensor] = field(default_factory=dict)  # test images certified (N,)
     uniform: dict[str, Tensor] = field(default_factory=dict)  # (N,)
     eps: dict[str, Tensor] = field(default_factory=dict)  # (N, 64)
     pair_layers: dict[str, Layers] = field(default_factory=dict)
     pair_accuracy: dict[str, float] = field(default_factory=dict)
+    map_index: dict[str, Tensor] = field(default_factory=dict)  # pair test images (N',)
     maps: dict[str, Tensor] = field(default_factory=dict)  # (N', 64)
     map_labels: dict[str, Tensor] = field(default_factory=dict)  # 0: first digit, 1: second
     discriminative: Tensor | None = None  # (64,) |mean(first) - mean(second)|, training set
@@ -180,7 +182,8 @@ class Result:
 
         return {"summary": self.summary(), "config": self.config, "seed": self.seed,
                 "accuracy": self.accuracy, "pair_accuracy": self.pair_accuracy,
-                "uniform": lists(self.uniform), "eps": lists(self.eps),
+                "index": lists(self.index), "uniform": lists(self.uniform),
+                "eps": lists(self.eps), "map_index": lists(self.map_index),
                 "maps": lists(self.maps), "map_labels": lists(self.map_labels),
                 "discriminative": None if self.discriminative is None
                 else self.discriminative.tolist()}
@@ -202,10 +205,10 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
         raise ValueError("thesis_nonuniform certifies in float64 on the CPU; use --device cpu")
     cfg = CONFIGS[mode]
     res = Result(config=asdict(cfg), seed=seed)
-    Xtr, ytr = _load("train")
-    Xte, yte = _load("test")
-    Ptr, ptr = _load("train", cfg.pair)
-    Pte, pte = _load("test", cfg.pair)
+    Xtr, ytr = load("train")
+    Xte, yte = load("test")
+    Ptr, ptr = load("train", cfg.pair)
+    Pte, pte = load("test", cfg.pair)
     res.discriminative = (Ptr[ptr == 0].mean(0) - Ptr[ptr == 1].mean(0)).abs()
     for kind in KINDS:
         robust = kind == "robust"
@@ -213,6 +216,7 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
         res.layers[kind] = layers
         res.accuracy[kind] = float((bounds.forward(layers, Xte).argmax(1) == yte).double().mean())
         idx = _correct(layers, Xte, yte, cfg.n_test)
+        res.index[kind] = idx
         res.uniform[kind] = bounds.uniform_radius(layers, Xte[idx], yte[idx], math.inf)
         res.eps[kind] = bounds.nonuniform_radii(layers, Xte[idx], yte[idx], math.inf,
                                                 steps=cfg.alg_steps)
@@ -221,6 +225,7 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
         res.pair_accuracy[kind] = float((bounds.forward(pair, Pte).argmax(1) == pte)
                                         .double().mean())
         idx = _correct(pair, Pte, pte, cfg.pair_points)
+        res.map_index[kind] = idx
         res.maps[kind] = bounds.nonuniform_radii(pair, Pte[idx], pte[idx], math.inf,
                                                  steps=cfg.alg_steps)
         res.map_labels[kind] = pte[idx]
