@@ -1,9 +1,12 @@
-"""Chen Liu's thesis (seed 003), ch. 3: the result tables 3.5-3.9 of Sec. 3.3.4 as data.
+"""Chen Liu's thesis (seed 003), ch. 3: Table 3.4 and the result tables 3.5-3.9 as data.
 
 The tables are transcribed cell by cell, values as printed, one constant per table with a
-comment naming every block. Nothing here is measured: the checks test what the numbers must
-satisfy if the text describing them is right.
+comment naming every block. Nothing here is measured but Table 3.4's operation counts: the
+checks test what the numbers must satisfy if the text describing them is right.
 
+* Table 3.4: every complexity is the dominant part of the costs the text of Sec. 3.3.3 gives
+  (sympy), and has the leading order of the exact matrix-product FLOP count of the library's
+  implementation (PGD, IBP, Fast-Lin, KW, I-PER, L-PER; CROWN-IBP is refuted: O(L K n^2)).
 * Table 3.5: the growth schedules of epsilon end near the test budgets.
 * Tables 3.6-3.8: error orderings (clean <= PGD <= exact <= any incomplete certifier), the
   one-shot average certified bound ``ACB = eps (1 - CRE / 100)``, ``ACB PEC >= ACB Lin``, and the

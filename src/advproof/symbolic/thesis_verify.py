@@ -4,9 +4,15 @@ Linear relaxations of ReLU, sigmoid and tanh (eqs. 3.3-3.6, Table 3.1), the outp
 Alg. 3.1 (linear relaxation, Fast-Lin) and Alg. 3.2 (IBP), non-uniform budgets for a linear
 classifier (3.9)-(3.11), the polyhedral envelope (3.12) with Lemma 3.1, the box-constrained
 distance (3.14)-(3.15) with Alg. 3.4 / Theorem 3.1, and the two-phase behaviour of PEC with
-Alg. 3.5 (Sec. 3.3.2). The library is :mod:`advproof.bounds`; every check compares it with an
-independent reference (sampled outputs, ``scipy.optimize.linprog``, a lambda-bisection, an
-exact MILP) and runs a deliberately wrong control through the same test.
+Alg. 3.5 (Sec. 3.3.2), and PER (3.20). The library is :mod:`advproof.bounds`; every check
+compares it with an independent reference (sampled outputs, ``scipy.optimize.linprog``, a
+lambda-bisection, an exact MILP) and runs a deliberately wrong control through the same test.
+
+The experiments of the chapter are measured in miniature, each run once per code version
+(:func:`advproof.cache.cached_run`) and shared with chapter 51: Tables 3.2-3.3 and Figs.
+3.4-3.5 on the 8x8 digits (``experiments.thesis_nonuniform``), Alg. 3.6 and Figs. 3.8-3.9 on a
+2-D toy (``experiments.thesis_per``). Where a reading of the thesis does not show in miniature,
+the claim says so with its numbers (an erratum whose refutation check prints them).
 
 Numbering: "003 eq. (3.4)" etc.; the papers are [95] (ICML 2019, Sec. 3.1-3.2) and [94] (TNNLS
 2021, Sec. 3.3). Notation: ``[l, u]`` a pre-activation interval, ``d`` the common slope,
