@@ -255,6 +255,31 @@ def test_search_radius_is_plain_bisection_for_a_one_shot_certifier():
         bounds.search_radius(lambda e: e, 0.0, 1e-4)
 
 
+def test_search_radii_runs_search_radius_in_lock_step():
+    """Batched Alg. 3.5 with PEC on a 2-8-8-3 net gives every point the radius, upper end and
+    call count of the one-point search; a misclassified point ends at radius 0."""
+    layers = mlp([2, 8, 8, 3], seed=6)
+    x = torch.rand(7, 2, generator=torch.Generator().manual_seed(3), dtype=F64) * 2 - 1
+    y = bounds.forward(layers, x).argmax(1)
+    y[0] = (y[0] + 1) % 3  # a misclassified point: radius 0 after the full bisection
+    cert, up, calls = bounds.search_radii(
+        lambda i, t: bounds.pec_radius(layers, x[i], y[i], t, math.inf), len(x), 1.0, 1e-4)
+    for i in range(len(x)):
+        one = bounds.search_radius(
+            lambda e, i=i: float(bounds.pec_radius(layers, x[i:i + 1], y[i:i + 1], e,
+                                                   math.inf)), 1.0, 1e-4)
+        # equal up to the rounding of a batched vs a one-point bound computation
+        assert (float(cert[i]), float(up[i])) == pytest.approx(one[:2], rel=1e-12, abs=1e-15)
+        assert int(calls[i]) == one[2]
+    assert float(cert[0]) == 0.0 and int(calls[0]) == math.ceil(math.log2(1 / 1e-4))
+    assert bool((cert > 0).any()) and bool((up - cert <= 1e-4).all())
+    with pytest.raises(ValueError, match="shape"):
+        bounds.search_radii(lambda i, t: t[:1], 3, 1.0, 1e-2)
+    with pytest.raises(ValueError):
+        bounds.search_radii(lambda i, t: t, 3, 0.0, 1e-2)
+    assert [len(t) for t in bounds.search_radii(lambda i, t: t, 0, 1.0, 1e-2)] == [0, 0, 0]
+
+
 def test_bad_inputs_raise():
     layers = mlp([3, 4, 2])
     x = torch.zeros(2, 3, dtype=F64)

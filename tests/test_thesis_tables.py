@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import sympy as sp
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from advproof.claims import CheckFailed
 from advproof.symbolic import thesis_tables as tt
@@ -82,3 +85,45 @@ def test_every_check_passes_and_rejects_its_control() -> None:
         for check in claim.checks:
             result = run_check(check)
             assert result.passed and result.control_rejected, (check.name, result.detail)
+
+
+def test_table3_4_transcription_parses_and_agrees_with_the_text() -> None:
+    L, n, M = tt._L, tt._n, tt._M
+    assert len(tt.TABLE_3_4) == 8 and set(tt.TEXT_3_4) == set(tt.TABLE_3_4)
+    assert tt.order_expr(tt.TABLE_3_4["MMR / MMR+at [29]"]) == L * M * n ** 2
+    assert tt.order_expr("L^2n^3") == L ** 2 * n ** 3
+    assert tt.entry_order(tt.TABLE_3_4["I-PER / I-PER+at (Ours)"]) == (1, 2)
+    with pytest.raises(ValueError, match="monomial"):
+        tt.order_expr(r"\mathcal{O}(n \log n)")
+    assert tt.text_mismatches(tt.TABLE_3_4) == []
+    bad = tt.text_mismatches(tt.table3_4_kw_backprop())
+    assert any(b.startswith("KW [157]: text / table -> oo") for b in bad)
+    wrong = {**tt.TABLE_3_4, "I-PER / I-PER+at (Ours)": r"\mathcal{O}(Ln^3)"}
+    assert any("is not o(CROWN-IBP" in b for b in tt.text_mismatches(wrong))
+    # a dominated term is dropped, a dominating one is not
+    assert tt.order_ratio(L * n ** 3 + L * n ** 2, L * n ** 3) == 1
+    assert tt.order_ratio(L ** 2 * n ** 3, L * n ** 3) == sp.oo
+
+
+def test_matmul_flops_counts_every_product() -> None:
+    a, b = torch.ones(3, 4), torch.ones(4, 5)
+    assert tt.matmul_flops(lambda: a @ b) == 2 * 3 * 4 * 5
+    assert tt.matmul_flops(lambda: torch.ones(2, 3, 4) @ torch.ones(2, 4, 5)) == 2 * 120
+    assert tt.matmul_flops(lambda: a @ torch.ones(4)) == 2 * 12
+    assert tt.matmul_flops(lambda: torch.nn.functional.linear(a, b.T, torch.ones(5))) == 120
+    assert tt.matmul_flops(lambda: a + 1) == 0
+    with FlopCounterMode(display=False) as counter:  # torch's counter agrees without mv
+        (torch.ones(2, 3, 4) @ b).sum()
+    assert tt.matmul_flops(lambda: (torch.ones(2, 3, 4) @ b).sum()) == counter.get_total_flops()
+
+
+def test_count_polynomial_is_exact_or_refuses() -> None:
+    L, n = tt._L, tt._n
+    poly = tt.count_polynomial(lambda a, b: 2 * a * b ** 2 + 3 * b + 7)
+    assert sp.expand(poly - (2 * L * n ** 2 + 3 * n + 7)) == 0
+    assert tt.leading_order(poly) == (1, 2)
+    assert tt.leading_order(L ** 3 * n ** 2 + L ** 2 * n ** 3) == (2, 3)
+    with pytest.raises(ValueError, match="not a polynomial"):
+        tt.count_polynomial(lambda a, b: 2 ** a * b)
+    with pytest.raises(ValueError, match="grid points"):
+        tt.count_polynomial(lambda a, b: a, Ls=(1, 2), ns=(1, 2))

@@ -673,6 +673,37 @@ def search_radius(certify: Callable[[float], float], eps_hi: float, tol: float, 
     return low, up, calls
 
 
+def search_radii(certify: Callable[[Tensor, Tensor], Tensor], n: int, eps_hi: float, tol: float,
+                 *, eps_lo: float = 0.0, dtype: torch.dtype = torch.float64
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """Alg. 3.5 for ``n`` points at once: :func:`search_radius` run in lock step.
+
+    ``certify(index, trial)`` gets the indices (``LongTensor``) of the points still searching
+    and their trial budgets ``(len(index),)``, and returns certified radii ``<= trial`` (e.g.
+    ``pec_radius(layers, X[index], y[index], trial, p)``: one batched bound computation per
+    round instead of one per point). Returns ``(certified, upper, calls)``, each ``(n,)``; given the
+    same certified radii, every point gets the iterates :func:`search_radius` gives it alone.
+    """
+    if not (0 <= eps_lo < eps_hi and tol > 0) or n < 0:
+        raise ValueError(f"need n >= 0, 0 <= eps_lo < eps_hi and tol > 0, got {n}, {eps_lo}, "
+                         f"{eps_hi}, {tol}")
+    low = torch.full((n,), float(eps_lo), dtype=dtype)
+    up = torch.full((n,), float(eps_hi), dtype=dtype)
+    calls = torch.zeros(n, dtype=torch.long)
+    while True:
+        index = torch.nonzero(up - low > tol).flatten()
+        if len(index) == 0:
+            return low, up, calls
+        trial = 0.5 * (low[index] + up[index])
+        cert = torch.as_tensor(certify(index, trial), dtype=dtype).detach()
+        if cert.shape != trial.shape:
+            raise ValueError(f"certify returned shape {tuple(cert.shape)}, expected "
+                             f"{tuple(trial.shape)}")
+        calls[index] += 1
+        low[index] = torch.maximum(low[index], cert)
+        up[index] = torch.where(trial > cert, trial, up[index])
+
+
 @contextlib.contextmanager
 def _quiet_stdout_fd() -> Iterator[None]:
     """Silence file descriptor 1 inside the block: HiGHS's MIP solver prints debug lines

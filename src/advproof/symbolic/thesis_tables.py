@@ -1,9 +1,12 @@
-"""Chen Liu's thesis (seed 003), ch. 3: the result tables 3.5-3.9 of Sec. 3.3.4 as data.
+"""Chen Liu's thesis (seed 003), ch. 3: Table 3.4 and the result tables 3.5-3.9 as data.
 
 The tables are transcribed cell by cell, values as printed, one constant per table with a
-comment naming every block. Nothing here is measured: the checks test what the numbers must
-satisfy if the text describing them is right.
+comment naming every block. Nothing here is measured but Table 3.4's operation counts: the
+checks test what the numbers must satisfy if the text describing them is right.
 
+* Table 3.4: every complexity is the dominant part of the costs the text of Sec. 3.3.3 gives
+  (sympy), and has the leading order of the exact matrix-product FLOP count of the library's
+  implementation (PGD, IBP, Fast-Lin, KW, I-PER, L-PER; CROWN-IBP is refuted: O(L K n^2)).
 * Table 3.5: the growth schedules of epsilon end near the test budgets.
 * Tables 3.6-3.8: error orderings (clean <= PGD <= exact <= any incomplete certifier), the
   one-shot average certified bound ``ACB = eps (1 - CRE / 100)``, ``ACB PEC >= ACB Lin``, and the
@@ -19,9 +22,13 @@ control is the table with the offending cells set aside (``None``) or recomputed
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple
+
+import sympy as sp
 
 from advproof.asserts import require
 from advproof.claims import ClaimSet, Erratum
@@ -921,3 +928,316 @@ def table3_9_saving(stated: Mapping[str, float]) -> str:
     require(not bad, f"{len(bad)} of {len(parts)} settings off by more than 5 points: "
                      + "; ".join(bad))
     return "mean savings " + "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 3.4 (003 Sec. 3.3.3): the complexity of the methods on an L-layer net with K outputs,
+# M inputs and n neurons per hidden layer, n >> max(K, M); PGD runs h << n iterations.
+
+_L, _n, _M, _K, _h = sp.symbols("L n M K h", positive=True)
+
+#: Table 3.4 as printed (LaTeX of the "Complexity" column).
+TABLE_3_4: dict[str, str] = {
+    "PGD [98]": r"\mathcal{O}(Ln^2)",
+    "Fast-Lin [154] / CROWN [180]": r"\mathcal{O}(L^2n^3)",
+    "KW [157]": r"\mathcal{O}(L^2n^3)",
+    "MMR / MMR+at [29]": r"\mathcal{O}(LMn^2)",
+    "IBP [55]": r"\mathcal{O}(Ln^2)",
+    "CROWN-IBP [179]": r"\mathcal{O}(Ln^3)",
+    "I-PER / I-PER+at (Ours)": r"\mathcal{O}(LMn^2)",
+    "L-PER / L-PER+at (Ours)": r"\mathcal{O}(L^2n^3)",
+}
+
+#: The costs the text of Sec. 3.3.3 gives for the parts of each method, with its words.
+TEXT_3_4: dict[str, tuple[tuple[str, str], ...]] = {
+    "PGD [98]": (("Ln^2h", "the FLOP complexity of PGD [98] with h iterations is O(Ln^2h)"),),
+    "Fast-Lin [154] / CROWN [180]": (
+        ("L^2n^3", "needs O(L^2n^3) FLOPS to obtain the linear bounds of the output logits"),),
+    "KW [157]": (("L^2n^3", "with the linear approximation dominating the complexity"),
+                 ("Ln^2", "KW needs a back-propagation which costs O(Ln^2) FLOPs")),
+    "MMR / MMR+at [29]": (
+        ("LMn^2", "the complexity to calculate the expression of the input's linear region"),
+        ("LMn", "the distances between the input and O(Ln) hyper-planes, costing O(LMn)")),
+    "IBP [55]": (("Ln^2", "IBP [55], whose complexity is O(Ln^2)"),),
+    "CROWN-IBP [179]": (
+        ("Ln^2", "the bounds of all intermediate layers are estimated by IBP, which costs"),
+        ("Ln^3", "The last layer's bound is then estimated in the same way as CROWN")),
+    "I-PER / I-PER+at (Ours)": (
+        ("LMn^2", "dominated by the IBP-inspired bound of the output logits"),),
+    "L-PER / L-PER+at (Ours)": (("L^2n^3", "the complexity of LA-inspired L-PER"),),
+}
+
+#: What the text of Sec. 3.3.3 says about the order of the entries: (smaller, larger) means
+#: "smaller" is o("larger"); a pair of equal entries is "the same complexity".
+SMALLER_3_4: tuple[tuple[str, str], ...] = (("I-PER / I-PER+at (Ours)", "CROWN-IBP [179]"),)
+EQUAL_3_4: tuple[tuple[str, str], ...] = (
+    ("L-PER / L-PER+at (Ours)", "Fast-Lin [154] / CROWN [180]"),
+    ("L-PER / L-PER+at (Ours)", "KW [157]"),
+)
+
+#: The regime of the table: h a constant, M and K far below n (here sqrt(n)).
+REGIME_3_4 = {_h: sp.Integer(1), _M: sp.sqrt(_n), _K: sp.sqrt(_n)}
+
+
+def order_expr(text: str) -> sp.Expr:
+    """``"\\mathcal{O}(L^2n^3)"`` or ``"LMn^2"`` as the sympy monomial ``L**2*M*n**3``."""
+    body = re.sub(r"^\\mathcal\{O\}\((.*)\)$", r"\1", text.strip())
+    if not re.fullmatch(r"(?:[LnMKh](?:\^\d+)?)+", body):
+        raise ValueError(f"not a monomial in L, n, M, K, h: {text!r}")
+    symbols = {"L": _L, "n": _n, "M": _M, "K": _K, "h": _h}
+    return sp.Mul(*(symbols[s] ** int(e or 1)
+                    for s, e in re.findall(r"([LnMKh])(?:\^(\d+))?", body)))
+
+
+def order_ratio(expr: sp.Expr, entry: sp.Expr) -> sp.Expr:
+    """``lim_{L -> oo} lim_{n -> oo} expr / entry`` in the regime of the table."""
+    inner = sp.limit(sp.simplify((expr / entry).subs(REGIME_3_4)), _n, sp.oo)
+    return sp.limit(inner, _L, sp.oo)
+
+
+def table3_4_kw_backprop() -> dict[str, str]:
+    """Negative control: Table 3.4 with KW at the back-propagation cost the text names."""
+    return {**TABLE_3_4, "KW [157]": r"\mathcal{O}(Ln^2)"}
+
+
+def text_mismatches(table: Mapping[str, str]) -> list[str]:
+    """Rows whose entry is not the dominant part of the text's costs (ratio not a positive
+    constant), and text comparisons the entries contradict."""
+    bad = []
+    for method, parts in TEXT_3_4.items():
+        entry = order_expr(table[method])
+        ratio = order_ratio(sp.Add(*(order_expr(p) for p, _ in parts)), entry)
+        if not (ratio.is_positive and ratio.is_finite):
+            bad.append(f"{method}: text / table -> {ratio}")
+    for small, large in SMALLER_3_4:
+        if order_ratio(order_expr(table[small]), order_expr(table[large])) != 0:
+            bad.append(f"{small} is not o({large})")
+    for a, b in EQUAL_3_4:
+        if order_expr(table[a]) != order_expr(table[b]):
+            bad.append(f"{a} != {b}")
+    return bad
+
+
+table3_4 = CLAIMS.claim(
+    "thesis3.table3_4",
+    title="Table 3.4: complexities of the methods; CROWN-IBP is O(L K n^2), the order of I-PER",
+    sources=("003 Table 3.4 and Sec. 3.3.3", "[94] (TNNLS 2021)"),
+    kind="remark",
+    statement=r"""
+On an $L$-layer net with $M$ inputs, $K$ outputs and $n \gg \max(K, M)$ neurons per hidden
+layer, PGD ($h \ll n$ steps) and IBP cost $\mathcal O(Ln^2)$, Fast-Lin / CROWN, KW and L-PER
+$\mathcal O(L^2n^3)$, MMR and I-PER $\mathcal O(LMn^2)$, and CROWN-IBP $\mathcal O(Ln^3)$, so
+I-PER is cheaper than CROWN-IBP "because $M \ll n$".""",
+    erratum=Erratum(
+        printed=r"\text{CROWN-IBP: } \mathcal O(Ln^3) \text{, above I-PER's } \mathcal O(LMn^2)",
+        problem="Sec. 3.3.3 describes CROWN-IBP as IBP bounds for every intermediate layer "
+                "plus one CROWN pass for the last layer, and Sec. 3.3.1 describes the "
+                "IBP-inspired bounds of I-PER as IBP bounds for the intermediate layers plus "
+                "the linear relaxation of the activations to bound the outputs: the same "
+                "computation. Run backwards from the K output margins, that pass costs "
+                "O(L K n^2); O(L n^3) would need it from n rows. In the book's library one call "
+                "(bounds.linear_bounds with intermediate='ibp') is both, and its operation "
+                "count grows like L n^2, not L n^3 (check table3_4_crown_ibp_printed).",
+        corrected=r"\text{CROWN-IBP: } \mathcal O(LKn^2) \text{, the order of I-PER's } "
+                  r"\mathcal O(LMn^2) \text{ up to } K \text{ vs } M",
+    ),
+)
+
+
+@table3_4.check(kind="symbolic", subject=TABLE_3_4, control=table3_4_kw_backprop(),
+                control_label="KW at the O(Ln^2) of its back-propagation")
+def table3_4_text(table: Mapping[str, str]) -> str:
+    """Sympy, h = 1 and M = K = sqrt(n): every entry is the dominant part of the costs the
+    text gives for the method (their sum over the entry tends to a positive constant as
+    n -> oo, then L -> oo), I-PER is o(CROWN-IBP), and L-PER has Fast-Lin's and KW's entry."""
+    bad = text_mismatches(table)
+    require(not bad, "; ".join(bad))
+    return (f"all {len(TABLE_3_4)} entries dominate the text's costs; I-PER = o(CROWN-IBP); "
+            "L-PER = Fast-Lin = KW")
+
+
+# Operation counts of the book's implementations: matrix-product FLOPs on one input, M = 3,
+# K = 4, as exact polynomials in L and n.
+
+COUNT_M, COUNT_K = 3, 4
+COUNT_LS, COUNT_NS = (2, 3, 4, 5, 6), (2, 3, 4, 5)
+
+
+def matmul_flops(fn: Callable[[], object]) -> int:
+    """The FLOPs of the matrix products that ``fn()`` runs in torch: ``2 m k n`` for every
+    ``(m, k) x (k, n)`` product of ``mm``, ``addmm``, ``bmm`` (times the batch), ``baddbmm``,
+    ``mv``, ``addmv`` and ``dot`` (torch's ``FlopCounterMode`` counts the same, without the
+    matrix-vector products, through a slower dispatch path)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    aten = torch.ops.aten
+    total = 0
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+            nonlocal total
+            packet = func.overloadpacket
+            if packet in (aten.mm, aten.addmm, aten.bmm, aten.baddbmm):
+                a, b = args[-2], args[-1]
+                total += 2 * math.prod(a.shape) * b.shape[-1]
+            elif packet in (aten.mv, aten.addmv, aten.dot):
+                total += 2 * math.prod(args[-2].shape)
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        fn()
+    return total
+
+
+def count_polynomial(count: Callable[[int, int], int], Ls: Sequence[int] = COUNT_LS,
+                     ns: Sequence[int] = COUNT_NS, degree: int = 3) -> sp.Expr:
+    """The polynomial ``P(L, n)`` of degree <= ``degree`` in each variable with
+    ``P(L, n) = count(L, n)`` on the grid ``Ls x ns``, solved in exact rational arithmetic;
+    ``ValueError`` when no such polynomial fits every grid point (the count is not one)."""
+    monomials = [_L ** i * _n ** j for i in range(degree + 1) for j in range(degree + 1)]
+    points = [(a, b) for a in Ls for b in ns]
+    if len(points) <= len(monomials):
+        raise ValueError(f"{len(points)} grid points cannot test {len(monomials)} coefficients")
+    A = sp.Matrix([[m.subs({_L: a, _n: b}) for m in monomials] for a, b in points])
+    v = sp.Matrix([count(a, b) for a, b in points])
+    coeffs = (A.T * A).LUsolve(A.T * v)
+    if A * coeffs != v:
+        raise ValueError("the count is not a polynomial of that degree on the grid")
+    return sp.expand(sum(c * m for c, m in zip(coeffs, monomials, strict=True)))
+
+
+def leading_order(poly: sp.Expr) -> tuple[int, int]:
+    """``(deg_L, deg_n)`` of the part of ``poly`` that dominates for n >> L >> 1: the highest
+    power of n, then the highest power of L in its coefficient."""
+    p = sp.Poly(poly, _n)
+    deg_n = p.degree()
+    return sp.Poly(p.LC(), _L).degree(), deg_n
+
+
+def entry_order(text: str) -> tuple[int, int]:
+    """``(deg_L, deg_n)`` of a table entry with M, K, h constants (as in the counts)."""
+    expr = order_expr(text).subs({_M: 1, _K: 1, _h: 1})
+    return sp.degree(expr, _L), sp.degree(expr, _n)
+
+
+def _count_net(L: int, n: int):  # noqa: ANN202 (layers, x, y, spec)
+    import torch
+
+    from advproof import bounds
+    from advproof.symbolic.thesis_verify import random_mlp
+
+    layers = random_mlp([COUNT_M] + [n] * (L - 1) + [COUNT_K], seed=0)
+    x = torch.zeros(1, COUNT_M, dtype=torch.float64)
+    y = torch.zeros(1, dtype=torch.long)
+    return layers, x, y, bounds.margin_spec(y, COUNT_K)
+
+
+def _kw_step(L: int, n: int) -> None:
+    """One KW training step: worst-case CE on the linear margin bounds, back-propagated."""
+    import torch
+
+    from advproof import bounds
+
+    layers, x, y, spec = _count_net(L, n)
+    layers = [(W.requires_grad_(), b.requires_grad_()) for W, b in layers]
+    low = bounds.linear_bounds(layers, x, 0.1, math.inf, spec=spec).lower
+    torch.nn.functional.cross_entropy(-low, y).backward()
+
+
+def _implementations() -> dict[str, Callable[[int, int], None]]:
+    """The library code behind each row it implements (MMR is not in the library)."""
+    import functools
+    import warnings
+
+    from advproof import attacks, bounds
+
+    def run(method: str, L: int, n: int) -> None:
+        layers, x, y, spec = _count_net(L, n)
+        if method == "PGD [98]":  # one of the h iterations
+            with warnings.catch_warnings():  # x = 0 may sit on dead units: no matter here
+                warnings.simplefilter("ignore", attacks.ZeroInputGradientWarning)
+                attacks.pgd(functools.partial(bounds.forward, layers), x, y, eps=0.1,
+                            alpha=0.01, steps=1)
+        elif method == "IBP [55]":
+            bounds.interval_bounds(layers, x, 0.1, math.inf, spec=spec)
+        elif method == "Fast-Lin [154] / CROWN [180]":
+            bounds.linear_bounds(layers, x, 0.1, math.inf, spec=spec)
+        elif method == "CROWN-IBP [179]":  # IBP intermediate bounds, one linear output pass
+            bounds.linear_bounds(layers, x, 0.1, math.inf, spec=spec, intermediate="ibp")
+        elif method.startswith(("I-PER", "L-PER")):
+            bounds.per_loss(layers, x, y, 0.1, math.inf, alpha=0.15, beta=1.0,
+                            intermediate="ibp" if method.startswith("I-") else "linear")
+        else:
+            raise ValueError(method)
+
+    names = ("PGD [98]", "Fast-Lin [154] / CROWN [180]", "IBP [55]", "CROWN-IBP [179]",
+             "I-PER / I-PER+at (Ours)", "L-PER / L-PER+at (Ours)")
+    out: dict[str, Callable[[int, int], None]] = {
+        m: functools.partial(run, m) for m in names}
+    out["KW [157]"] = _kw_step
+    return out
+
+
+@functools.cache
+def counted_polynomials() -> dict[str, sp.Expr]:
+    """Per implemented row, the exact matrix-product FLOP count of the library as a polynomial
+    in L (affine layers) and n (hidden width), M = 3 inputs, K = 4 outputs, one input."""
+    from advproof.threads import single_thread
+
+    with single_thread():
+        return {m: count_polynomial(lambda L, n, fn=fn: matmul_flops(lambda: fn(L, n)))
+                for m, fn in _implementations().items()}
+
+
+def count_mismatches(table: Mapping[str, str], rows: Sequence[str]) -> list[str]:
+    """Rows whose entry's (deg_L, deg_n) differs from the leading order of the counted FLOPs."""
+    counted = counted_polynomials()
+    return [f"{m}: table {entry_order(table[m])}, counted {leading_order(counted[m])}"
+            for m in rows if entry_order(table[m]) != leading_order(counted[m])]
+
+
+def _leading_terms(rows: Sequence[str]) -> str:
+    counted = counted_polynomials()
+    parts = []
+    for m in rows:
+        p = sp.Poly(counted[m], _n)
+        parts.append(f"{m.split(' [')[0].split(' (')[0]}: ({sp.factor(p.LC())}) n^{p.degree()}")
+    return "; ".join(parts)
+
+
+#: The rows the library implements, apart from CROWN-IBP (refuted below).
+COUNTED_3_4: tuple[str, ...] = ("PGD [98]", "Fast-Lin [154] / CROWN [180]", "KW [157]",
+                                "IBP [55]", "I-PER / I-PER+at (Ours)", "L-PER / L-PER+at (Ours)")
+
+
+def table3_4_swapped() -> dict[str, str]:
+    """Negative control: Table 3.4 with the Fast-Lin and IBP entries swapped."""
+    return {**TABLE_3_4, "Fast-Lin [154] / CROWN [180]": TABLE_3_4["IBP [55]"],
+            "IBP [55]": TABLE_3_4["Fast-Lin [154] / CROWN [180]"]}
+
+
+@table3_4.check(kind="numeric", subject=TABLE_3_4, control=table3_4_swapped(), tolerance=0.0,
+                control_label="Fast-Lin and IBP entries swapped")
+def table3_4_counted(table: Mapping[str, str]) -> str:
+    """Matrix-product FLOPs of the library (PGD per iteration, Fast-Lin, one KW training step
+    with its back-propagation, IBP, I-PER and L-PER), fitted exactly by a polynomial in L and
+    n on a 5 x 4 grid: its leading order for n >> L >> 1 is the entry's (M, K, h constant)."""
+    bad = count_mismatches(table, COUNTED_3_4)
+    require(not bad, "; ".join(bad))
+    return "leading terms " + _leading_terms(COUNTED_3_4)
+
+
+def crown_ibp_corrected() -> dict[str, str]:
+    """The corrected entry: the output pass runs backwards from the K margins."""
+    return {**TABLE_3_4, "CROWN-IBP [179]": r"\mathcal{O}(LKn^2)"}
+
+
+@table3_4.check(kind="numeric", subject=TABLE_3_4, control=crown_ibp_corrected(), refutes=True,
+                tolerance=0.0, control_label="CROWN-IBP at O(LKn^2) (must not be refuted)")
+def table3_4_crown_ibp_printed(table: Mapping[str, str]) -> str:
+    """Refutation: the CROWN-IBP entry against the counted FLOPs of IBP intermediate bounds
+    plus one linear pass for the output margins (the same call as I-PER's envelope)."""
+    bad = count_mismatches(table, ("CROWN-IBP [179]",))
+    require(not bad, "; ".join(bad))
+    return "leading term " + _leading_terms(("CROWN-IBP [179]",))
