@@ -29,8 +29,8 @@ EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_traini
                                 "lyuzhu_margins",
                                 "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
                                 "liu_landscape", "liu_pas", "thesis_atas", "thesis_subnet",
-                                "lyuzhu_appendix", "thesis_overfitting", "thesis_per",
-                                "thesis_nonuniform")
+                                "lyuzhu_appendix", "liu_capacity", "thesis_overfitting",
+                                "thesis_per", "thesis_nonuniform")
 
 
 def config_hash(config: Any) -> str:
