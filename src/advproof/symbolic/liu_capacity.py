@@ -91,7 +91,7 @@ def dead_layer_mechanism(alive: int) -> str:
     the loss gradient of every parameter before that layer is exactly zero."""
     net, X = _dead_layer_net(alive)
     z = net(X)
-    spread = float((z - z[0]).abs().max())
+    spread = float((z - z[0]).detach().abs().max())
     require(spread == 0.0, f"logits vary across inputs by {spread:.2e}")
     loss = torch.nn.functional.cross_entropy(z, torch.arange(32) % 3)
     grads = torch.autograd.grad(loss, [net[0].weight, net[0].bias])
