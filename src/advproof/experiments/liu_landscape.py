@@ -127,16 +127,18 @@ class Result:
 
 class StepLog:
     """A ``train`` callback: per update, ``||g||`` (the stochastic gradient still in ``.grad``),
-    the robust error of the attacked batch and ``||theta - theta_0||``."""
+    the robust error and the mean loss of the attacked batch, and ``||theta - theta_0||``."""
 
     def __init__(self, model: nn.Module) -> None:
         self.theta0 = nn.utils.parameters_to_vector(model.parameters()).detach().clone()
-        self.rows: dict[str, list[float]] = {"grad_norm": [], "robust_err": [], "dist": []}
+        self.rows: dict[str, list[float]] = {"grad_norm": [], "robust_err": [], "loss": [],
+                                             "dist": []}
 
     def __call__(self, model: nn.Module, step: train.Step) -> None:
         grads = [p.grad.reshape(-1) for p in model.parameters() if p.grad is not None]
         self.rows["grad_norm"].append(float(torch.cat(grads).norm()))
         self.rows["robust_err"].append(1.0 - step.correct / step.size)
+        self.rows["loss"].append(float(step.loss))
         theta = nn.utils.parameters_to_vector(model.parameters()).detach()
         self.rows["dist"].append(float((theta - self.theta0).norm()))
 

@@ -1935,3 +1935,50 @@ def table1_ensemble_no_worse(series: str) -> str:
         require(ens <= final + noise, f"{name}: ensemble {ens:.3f} > final {final:.3f} + "
                                       f"{noise:.3f}")
     return "; ".join(parts)
+
+
+fig11 = CLAIMS.claim(
+    "liu.fig11",
+    title="Fig. 11: the training losses have the same magnitude across eps, and cover a smaller "
+          "range for larger eps",
+    sources=("004 App. C.2.2, Fig. 11",),
+    kind="remark",
+    statement=r"""
+The learning curves of the adversarial training loss have similar magnitudes for every
+$\epsilon$: each starts at about the loss of a random network, $\log 10$ for ten classes. So
+the sharper minima at larger $\epsilon$ (claim liu.fig2) are not a scale effect of the
+loss. The range the loss covers during training is smaller for larger $\epsilon$.""",
+    uses=("liu.fig2",),
+)
+
+
+@fig11.check(kind="experiment", subject="max", control="last",
+             control_label="the loss at the end of training as its magnitude", tolerance=0.02)
+def fig11_same_magnitude(which: str) -> str:
+    """Quick run: at every eps the largest batch loss of training ("max") and the mean loss at
+    10 random parameters are within 2% of log 10."""
+    res = _landscape()
+    w = res.config.window
+    parts = []
+    for eps, log in res.steps.items():
+        loss = log["loss"]
+        value = float(loss.max() if which == "max" else loss[-w:].mean())
+        for name, v in ((which, value), ("random", res.random_loss[eps])):
+            require(abs(v / math.log(10) - 1) <= 0.02,
+                    f"eps {eps}: {name} loss {v:.4f} vs log 10 = {math.log(10):.4f}")
+        parts.append(f"{eps}: {value:.3f}")
+    return f"{which} training loss by eps: " + ", ".join(parts) + f" (log 10 = {math.log(10):.3f})"
+
+
+@fig11.check(kind="experiment", subject="measured", control="reversed",
+             control_label="the ranges in reverse eps order", tolerance=0.0)
+def fig11_range_shrinks(order: str) -> str:
+    """Quick run: the drop of the training loss, mean of the first window minus mean of the
+    last window of updates, strictly decreases with eps."""
+    res = _landscape()
+    drop = res.window_mean("loss", "first") - res.window_mean("loss", "last")
+    drop = drop if order == "measured" else drop[::-1]
+    require(bool(np.all(np.diff(drop) < 0)),
+            "not decreasing: " + ", ".join(f"{d:.3f}" for d in drop))
+    return "loss drop by eps: " + ", ".join(f"{e}: {d:.3f}" for e, d in
+                                             zip(res.steps, drop, strict=True))
