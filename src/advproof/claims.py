@@ -59,6 +59,7 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.cheng_influence",
                                   "advproof.symbolic.thesis_basics",
                                   "advproof.symbolic.thesis_overfit",
+                                  "advproof.symbolic.thesis_difficulty",
                                   "advproof.symbolic.thesis_verify",
                                   "advproof.symbolic.thesis_efficient",
                                   "advproof.symbolic.thesis_subnet",

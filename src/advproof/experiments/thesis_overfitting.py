@@ -165,10 +165,11 @@ def _lr_at(cfg: Config, epoch: int, epochs: int) -> float:
 
 
 def train(cfg: Config, X: torch.Tensor, y: torch.Tensor, method: str, epochs: int, seed: int,
-          on_epoch: Any = None) -> tuple[nn.Module, np.ndarray]:
+          on_epoch: Any = None, errors: np.ndarray | None = None) -> tuple[nn.Module, np.ndarray]:
     """SGD with momentum and weight decay, LR / 10 at the milestones; returns the model and the
     per-instance training losses ``(epochs, N)`` (each instance's loss at its own batch step, on
-    its own training input). ``on_epoch(model, epoch)`` runs after every epoch."""
+    its own training input). ``on_epoch(model, epoch)`` runs after every epoch. ``errors``, an
+    ``(epochs, N)`` array if given, receives the matching 0-1 errors."""
     model = make_model(cfg, seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
@@ -183,11 +184,14 @@ def train(cfg: Config, X: torch.Tensor, y: torch.Tensor, method: str, epochs: in
             idx = order[start:start + cfg.batch_size]
             xb = perturb(model, X[idx], y[idx], method, cfg, gen)
             model.train()
-            per = nn.functional.cross_entropy(model(xb), y[idx], reduction="none")
+            z = model(xb)
+            per = nn.functional.cross_entropy(z, y[idx], reduction="none")
             opt.zero_grad()
             per.mean().backward()
             opt.step()
             losses[epoch, idx.numpy()] = per.detach().double().numpy()
+            if errors is not None:
+                errors[epoch, idx.numpy()] = (z.detach().argmax(1) != y[idx]).double().numpy()
         if on_epoch is not None:
             on_epoch(model, epoch)
     return model.eval(), losses
