@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -223,3 +225,32 @@ def test_errata_page_lists_every_corrected_claim(tmp_path, book_report):
     ledger_page = (tmp_path / "ledger.md").read_text()
     for claim_id in load_registry().ids():
         assert f"| `{claim_id}` ({{prf:ref}}`statement <{claim_id}>`)" in ledger_page
+
+
+def test_book_claim_results_are_shared_across_processes(tmp_path):
+    env = {**os.environ, "ADVPROOF_CACHE": str(tmp_path)}
+    cmd = [sys.executable, "-m", "advproof.cli", "verify", "--json", "--only", "cheng.lemma1"]
+    first = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr
+    kept = list((tmp_path / "checks").glob("cheng.lemma1-*/*.pkl"))
+    assert len(kept) == len(load_registry().get("cheng.lemma1").checks)
+    second = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    a, b = json.loads(first.stdout)["claims"], json.loads(second.stdout)["claims"]
+    assert a == b  # the same results, timings included: read back, not rerun
+    # a corrupt file is rerun, never trusted
+    kept[0].write_bytes(b"not a pickle")
+    third = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert third.returncode == 0 and json.loads(third.stdout)["claims"][0]["status"] == \
+        a[0]["status"]
+
+
+def test_throwaway_and_failing_claims_are_never_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVPROOF_CACHE", str(tmp_path))
+    assert ledger.verify(_set_with(2, 3)).claims[0].status == "verified"
+    assert not (tmp_path / "checks").exists()  # a test's claim set is not a book module
+    claim = load_registry().get("cheng.lemma1")
+    real = ledger.run_check(claim.checks[0])
+    broken = dataclasses.replace(real, passed=False)
+    monkeypatch.setattr(ledger, "run_check", lambda c: broken)
+    assert ledger.run_claim_cached(claim).status == "failing"
+    assert not list((tmp_path / "checks").rglob("*.pkl"))  # a failure is rerun next time

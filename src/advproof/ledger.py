@@ -19,6 +19,7 @@ import functools
 import html
 import json
 import os
+import pickle
 import tempfile
 import time
 import traceback
@@ -169,6 +170,58 @@ def run_claim(claim: Claim, kinds: Sequence[str] | None = None) -> ClaimResult:
     return ClaimResult(claim, claim_status(claim, results), results)
 
 
+def _results_folder(claim: Claim) -> Path | None:
+    """Where the check results of a book claim are kept across processes, or None.
+
+    Only claims whose every check is defined in one of the book's claim modules are kept: the
+    key holds the whole package source (``cache.key``), so an edit anywhere is a new key. Claims
+    with an ``artifact`` check read files outside the package and are always rerun, as are
+    throw-away claims (plugins, tests) and everything when ``ADVPROOF_CACHE=off``.
+    """
+    from advproof import cache
+    from advproof.claims import CLAIM_MODULES
+
+    folder = cache.cache_dir()
+    if folder is None or not claim.checks:
+        return None
+    if any(c.kind == "artifact" or c.fn.__module__ not in CLAIM_MODULES for c in claim.checks):
+        return None
+    return folder / "checks" / f"{claim.id}-{cache.key(claim.id, 'checks', 0, {})}"
+
+
+def _load(path: Path) -> CheckResult | None:
+    try:
+        with path.open("rb") as f:
+            result = pickle.load(f)
+    except Exception:  # truncated, or written by other code: rerun  # noqa: BLE001
+        path.unlink(missing_ok=True)
+        return None
+    return result if isinstance(result, CheckResult) else None
+
+
+def run_claim_cached(claim: Claim, kinds: Sequence[str] | None = None) -> ClaimResult:
+    """:func:`run_claim`, each check computed once per code version for the book's claims and
+    shared by every process (``advproof verify``, ``advproof pages``, the test suite, each
+    chapter). Only passing checks with a rejected control are kept: a failure is rerun."""
+    folder = _results_folder(claim)
+    results = []
+    for check in claim.checks:
+        if kinds is not None and check.kind not in kinds:
+            continue
+        path = folder / f"{check.name}.pkl" if folder is not None else None
+        result = _load(path) if path is not None and path.is_file() else None
+        if result is None:
+            result = run_check(check)
+            if path is not None and result.ok:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(pickle.dumps(result))
+                os.replace(tmp, path)
+        results.append(result)
+    results = tuple(results)
+    return ClaimResult(claim, claim_status(claim, results), results)
+
+
 def _flagged(registry: Registry, claim: Claim, statuses: dict[str, str]) -> tuple:
     """The (id, status) of every claim in ``claim``'s closure that is not plainly verified."""
     return tuple((dep, statuses[dep]) for dep in registry.closure(claim.id)
@@ -198,7 +251,7 @@ def verify(
         if claim.id in needed:
             key = (claim.id, None if kinds is None else tuple(kinds))
             if key not in memo:
-                memo[key] = run_claim(claim, kinds)
+                memo[key] = run_claim_cached(claim, kinds)
             ran[claim.id] = memo[key]
     statuses = {i: r.status for i, r in ran.items()}
     results = tuple(
