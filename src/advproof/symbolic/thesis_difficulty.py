@@ -113,3 +113,41 @@ def fig4_15_correlation(transform: Callable[[np.ndarray], np.ndarray]) -> str:
     low = {k: round(v, 3) for k, v in rs.items() if v < 0.85}
     require(not low, f"correlation below 0.85: {low}")
     return f"Pearson r from {min(rs.values()):.3f} to {max(rs.values()):.3f} over {len(rs)} runs"
+
+
+def overfitting_measured():  # noqa: ANN201 (an experiments.thesis_overfitting.Result)
+    """The quick-mode result of ``thesis_overfitting`` (seed 0), computed once per code version."""
+    from advproof.cache import cached_run
+
+    return cached_run("thesis_overfitting", "quick", seed=0)
+
+
+fig4_17 = CLAIMS.claim(
+    "thesis.fig4_17",
+    title="Fig. 4.17(a): PGD training on the hardest instances fails to fit them",
+    sources=("003 Fig. 4.17 and §4.3.2",),
+    kind="remark",
+    statement=r"""
+Trained by PGD on a class-balanced subset of the hardest training instances (by the difficulty
+(4.30)), a model reaches a much lower robust training accuracy than on a random subset of the
+same size, which it fits less than a subset of the easiest instances. (Fig. 4.17 also shows
+robust overfitting appearing first and strongest on the hard subset; see the chapter for what
+this scale shows of that.)""",
+    uses=("thesis.eq4_30",),
+)
+
+
+@fig4_17.check(kind="experiment", subject=("easy", "random", "hard"),
+               control=("hard", "random", "easy"),
+               control_label="the subsets' names swapped (hard as easy)", tolerance=0.2)
+def fig4_17_hard_subset_unfitted(order: tuple[str, str, str]) -> str:
+    """Quick run: final robust (PGD) training accuracy under PGD training strictly decreases
+    along ``order``, and the last subset's is at least 0.2 below the middle one's."""
+    runs = overfitting_measured().summary()["runs"]
+    acc = [runs[f"{s}/pgd"]["final_robust_train"] for s in order]
+    require(acc[0] > acc[1] > acc[2], "not decreasing: " +
+            ", ".join(f"{s} {a:.3f}" for s, a in zip(order, acc, strict=True)))
+    require(acc[1] - acc[2] >= 0.2, f"{order[2]} {acc[2]:.3f} not 0.2 below {order[1]} "
+                                    f"{acc[1]:.3f}")
+    return "final robust training accuracy: " + ", ".join(
+        f"{s} {a:.3f}" for s, a in zip(order, acc, strict=True))
