@@ -114,8 +114,10 @@ def landscape_tiny():
 def test_landscape_logs_every_update(landscape_tiny):
     res = landscape_tiny
     for st in res.steps.values():
-        assert {k: len(v) for k, v in st.items()} == {"grad_norm": 3, "robust_err": 3, "dist": 3}
+        assert {k: len(v) for k, v in st.items()} == {"grad_norm": 3, "robust_err": 3,
+                                                      "loss": 3, "dist": 3}
         assert (st["grad_norm"] > 0).all() and st["dist"][0] > 0
+        assert (st["loss"] > 0).all()  # cross-entropy of the attacked batch
     assert set(res.eigenvalues) == {0.0, 0.05} and len(res.eigenvalues[0.0]) == 2
     assert res.cosine["top"][0] == pytest.approx(1.0) and res.cosine["random"][0] == 1.0
     assert res.extra["hvp_pitfall"]["same_start"] == 0.0
