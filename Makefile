@@ -16,7 +16,7 @@ export OPENBLAS_CORETYPE := Haswell
 export DNNL_MAX_CPU_ISA := AVX2
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv book pages test lint verify nbval notebooks sysdeps clean
+.PHONY: venv book pages test lint verify warm nbval notebooks sysdeps clean
 
 venv: $(STAMP)
 
@@ -28,9 +28,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The quick-mode experiment runs that the checks, pages and notebooks read, computed into the
+# cache (~/.cache/advproof, or $ADVPROOF_CACHE) by two processes at once; a no-op when present.
+warm: venv
+	$(VENV)/bin/advproof warm --jobs 2
+
 # Generated pages (ledger, errata) and the offline MathJax bundle, then the HTML book from the
 # notebooks' stored outputs (no second execution), warnings as errors.
-pages: venv
+pages: venv warm
 	$(PY) -m advproof.cli pages --out book/_generated
 
 book: pages
@@ -49,7 +54,7 @@ verify: venv
 
 # The whole suite: lint, claims (with negative controls), unit tests, nbval over every notebook
 # (strict), and the book built and opened in headless Chromium with the network off.
-test: venv sysdeps lint verify
+test: venv sysdeps lint verify warm
 	$(VENV)/bin/pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 nbval: venv

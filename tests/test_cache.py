@@ -86,3 +86,27 @@ def test_the_key_depends_on_the_cpu_kernels(monkeypatch):
     base = cache.key("x", "quick", 0, {})
     monkeypatch.setenv("MKL_CBWR", "AVX512")  # any value other than the pinned one
     assert cache.key("x", "quick", 0, {}) != base
+
+
+def test_warm_fills_the_keys_the_readers_look_up(tmp_path, monkeypatch):
+    """Two worker processes store under the very keys this process computes (same thread
+    count and environment), so a later cached_run is a disk hit."""
+    monkeypatch.setenv("ADVPROOF_CACHE", str(tmp_path))
+    names = ["liu_sgd", "lyuzhu_deep_linear"]
+    done = dict(cache.warm(names, jobs=2))
+    assert sorted(done) == names and all(s > 0 for s in done.values())
+    for name in names:
+        k = cache.key(name, "quick", 0, {})
+        assert (tmp_path / f"{name}-quick-{k}.pkl").is_file()
+
+
+def test_warm_rejects_bad_input_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVPROOF_CACHE", str(tmp_path))
+    with pytest.raises(ValueError, match="unknown experiment"):
+        list(cache.warm(["liu_sgd", "no_such"], jobs=1))
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="jobs"):
+        list(cache.warm(["liu_sgd"], jobs=0))
+    monkeypatch.setenv("ADVPROOF_CACHE", "off")
+    with pytest.raises(ValueError, match="off"):
+        list(cache.warm(["liu_sgd"]))

@@ -71,6 +71,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_warm(args: argparse.Namespace) -> int:
+    from advproof import cache
+
+    start = time.perf_counter()
+    for name, seconds in cache.warm(args.only or None, jobs=args.jobs):
+        print(f"{name:<24} {seconds:7.1f} s", flush=True)
+    print(f"warm: {time.perf_counter() - start:.1f} s in {args.jobs} process(es), cache in "
+          f"{cache.cache_dir()}")
+    return 0
+
+
 def _cmd_coverage(args: argparse.Namespace) -> int:
     from advproof import coverage
 
@@ -188,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="slurm: submit each run through submitit (pip install submitit)")
     rep.add_argument("--slurm-folder", default="slurm_logs", metavar="DIR")
     rep.set_defaults(func=_cmd_reproduce)
+
+    warm = sub.add_parser("warm", help="compute the quick-mode experiment runs into the cache, "
+                                       "in parallel")
+    warm.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    warm.add_argument("--only", nargs="*", metavar="NAME", help="these experiments only")
+    warm.set_defaults(func=_cmd_warm)
 
     cov = sub.add_parser("coverage", help="every numbered item of every source and its status")
     cov.add_argument("--json", action="store_true")
