@@ -30,7 +30,8 @@ EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_traini
                                 "lyuzhu_deep_linear", "lyuzhu_kkt", "liu_collapse", "liu_sgd",
                                 "liu_landscape", "liu_pas", "thesis_atas", "thesis_subnet",
                                 "lyuzhu_appendix", "liu_capacity", "thesis_overfitting",
-                                "thesis_difficulty", "thesis_per", "thesis_nonuniform")
+                                "thesis_difficulty", "thesis_per", "thesis_nonuniform",
+                                "thesis_subsets")
 
 
 def config_hash(config: Any) -> str:

@@ -1,0 +1,60 @@
+"""The subsets experiment (thesis 003 Figs. 4.18, 4.20, 4.22, Table 4.5) in smoke mode, its
+Result arithmetic and the claims' helpers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from advproof.experiments import thesis_subsets
+from advproof.symbolic import thesis_subsets as claims
+
+
+def test_smoke_run_logs_every_curve_and_shares_the_identical_run():
+    res = thesis_subsets.run("smoke", seed=0)
+    cfg = res.config
+    assert sorted(res.grid) == sorted(f"{s}|{e}" for s in cfg.subsets for e in cfg.eps_grid)
+    assert sorted(res.growth) == sorted(cfg.sizes)
+    for c in [*res.grid.values(), *res.growth.values()]:
+        assert c["epoch"] == [2, 4]  # every eval_every = 2 epochs of 4
+        assert all(0 <= a <= 1 for a in c["robust_test"])
+        assert all(lo <= up for lo, up in zip(c["lip_lower"], c["lip_upper"], strict=True))
+    # the easiest 10 per class at the growth eps is the grid's easy subset: one run, shared
+    assert cfg.base.per_class == 10 and cfg.growth_eps in cfg.eps_grid
+    assert res.growth[10] is res.grid[f"easy|{cfg.growth_eps}"]
+    assert res.growth[30] is not res.grid[f"easy|{cfg.growth_eps}"]
+    assert res.subset_difficulty["easy"] > res.subset_difficulty["random"] > \
+        res.subset_difficulty["hard"]
+    json.dumps(res.to_json())
+    with pytest.raises(ValueError, match="CPU"):
+        thesis_subsets.run("smoke", device="cuda")
+    with pytest.raises(ValueError, match="mode"):
+        thesis_subsets.run("huge")
+
+
+def _result(curves: dict[str, list[float]]) -> thesis_subsets.Result:
+    cfg = thesis_subsets.Config(eps_grid=(0.1,), subsets=("easy",))
+    return thesis_subsets.Result(cfg, {"easy|0.1": curves}, {})
+
+
+def test_gap_and_final_estimates_read_the_curves():
+    res = _result({"epoch": [1, 2, 3], "robust_test": [0.5, 0.8, 0.7],
+                   "lip_upper": [1.0, 3.0, 4.0], "lip_lower": [0.5, 1.0, 2.0]})
+    assert res.gap("easy", 0.1) == pytest.approx(0.1)
+    assert res.lip("easy", 0.1) == 4.0 and res.lip("easy", 0.1, "lip_lower") == 2.0
+    assert res.summary()["grid"]["easy|0.1"]["gap"] == pytest.approx(0.1)
+
+
+def test_the_curve_control_keeps_the_values_and_moves_them():
+    curve = list(np.linspace(0.2, 0.8, 10))
+    s = claims.shuffled(curve)
+    assert sorted(s) == sorted(curve) and s != curve
+    assert claims.shuffled(curve) == s  # seeded by the values: the same every run
+
+
+def test_the_printed_reading_of_fig_4_18_needs_both_gaps_to_grow():
+    assert claims.gaps_increase({"random": [0.0, 0.01, 0.02], "hard": [0.0, 0.1, 0.2]})
+    assert not claims.gaps_increase({"random": [0.0, 0.0, 0.02], "hard": [0.0, 0.1, 0.2]})
+    assert claims.gaps_not_increasing({"random": [0.02, 0.01, 0.0], "hard": [0.0, 0.1, 0.2]})
