@@ -54,6 +54,7 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.lyu_zhu_chain",
                                   "advproof.symbolic.lyu_zhu_appendix", "advproof.symbolic.liu",
                                   "advproof.symbolic.liu_capacity",
+                                  "advproof.symbolic.liu_connectivity",
                                   "advproof.symbolic.cheng_training",
                                   "advproof.symbolic.cheng_practice",
                                   "advproof.symbolic.cheng_influence",
