@@ -85,6 +85,52 @@ def test_corrected_needs_a_refutation_and_a_verified_corrected_form():
     assert ledger.verify(Registry([claims])).claims[0].status == "corrected"
 
 
+def _refuted_by(kinds: tuple[str, ...], flag: bool = True) -> ClaimSet:
+    """A claim whose printed reading is refuted by one check of each of ``kinds`` (an
+    experiment one marked ``reproduction=True``) and whose other reading is verified by a
+    numeric check."""
+    claims = ClaimSet("toy")
+    claim = claims.claim("toy.trend", title="t", sources=("s",), statement="s",
+                         erratum=Erratum("p", "q", "r"))
+
+    def is_even(n):
+        if n % 2:
+            raise CheckFailed(f"{n} is odd")
+
+    for i, kind in enumerate(kinds):
+        claim.check(kind=kind, subject=3, control=4, control_label="c", refutes=True,
+                    reproduction=flag and kind == "experiment", name=f"printed{i}")(is_even)
+    claim.check(kind="numeric", subject=4, control=5, control_label="c", name="other")(is_even)
+    return claims
+
+
+@pytest.mark.parametrize(("kinds", "flag", "status"), [
+    (("experiment",), True, "not reproduced"),  # a trend the small run does not show
+    (("experiment", "experiment"), True, "not reproduced"),
+    (("experiment",), False, "corrected"),  # an experiment as the counterexample to a formula
+    (("numeric",), True, "corrected"),  # a counterexample to a formula: an erratum
+    (("experiment", "symbolic"), True, "corrected"),  # any formula error makes it an erratum
+])
+def test_a_refutation_at_scale_only_is_not_reproduced(tmp_path, kinds, flag, status):
+    report = ledger.verify(Registry([_refuted_by(kinds, flag)]), kinds=None)
+    assert report.claims[0].status == status and report.ok
+    assert report.summary()["not_reproduced"] == (status == "not reproduced")
+    ledger.write_pages(report, tmp_path)
+    on_errata = "## `toy.trend`" in (tmp_path / "errata.md").read_text()
+    on_missed = "## `toy.trend`" in (tmp_path / "not_reproduced.md").read_text()
+    assert (on_errata, on_missed) == ((False, True) if status == "not reproduced" else
+                                      (True, False))
+    assert f"[{status.upper()}]" in repr(ledger.Badge(report.claims[0]))
+
+
+def test_only_a_refuting_experiment_check_can_be_a_reproduction():
+    claim = ClaimSet("bad").claim("bad.c", title="t", sources=("s",), statement="s")
+    for kind, refutes in (("numeric", True), ("experiment", False)):
+        with pytest.raises(RegistryError, match="reproduction=True marks"):
+            claim.check(kind=kind, subject=1, control=2, control_label="c", refutes=refutes,
+                        reproduction=True)
+
+
 def test_a_crashing_check_is_failing_and_a_crashing_control_is_not_rejected():
     def crashes_on_control(candidate):
         if candidate == "boom":
@@ -218,10 +264,17 @@ def test_errata_page_lists_every_corrected_claim(tmp_path, book_report):
     report = book_report
     ledger.write_pages(report, tmp_path)
     errata = (tmp_path / "errata.md").read_text()
-    corrected = [c.claim.id for c in report.claims if c.claim.erratum is not None]
+    elsewhere = (tmp_path / "not_reproduced.md").read_text()
+    corrected = [c.claim.id for c in report.claims
+                 if c.claim.erratum is not None and c.status != "not reproduced"]
     assert corrected, "the first chapter has errata"
     for claim_id in corrected:
         assert f"## `{claim_id}`" in errata and f"statement <{claim_id}>" in errata
+        assert f"## `{claim_id}`" not in elsewhere
+    missed = [c.claim.id for c in report.claims if c.status == "not reproduced"]
+    assert missed, "the thesis's subset experiments do not all reproduce on the digits"
+    for claim_id in missed:
+        assert f"## `{claim_id}`" in elsewhere and f"## `{claim_id}`" not in errata
     ledger_page = (tmp_path / "ledger.md").read_text()
     for claim_id in load_registry().ids():
         assert f"| `{claim_id}` ({{prf:ref}}`statement <{claim_id}>`)" in ledger_page

@@ -19,7 +19,7 @@ from advproof.ledger import Report
 
 #: Fill colours per status (the same legend as the badges).
 COLOURS = {"verified": "#b7e4c7", "corrected": "#ffe08a", "refuted": "#ffb38a",
-           "failing": "#ff8a8a", "not yet checked": "#e0e0e0"}
+           "not reproduced": "#d8c8f0", "failing": "#ff8a8a", "not yet checked": "#e0e0e0"}
 SOURCES = {"cheng": "Cheng et al. (000/001)", "lyuzhu": "Lyu & Zhu (002)",
            "liu": "Liu et al. (004)", "thesis": "Chen Liu's thesis (003)"}
 _DIRECTIVE = re.compile(r"```\{prf:(\w+)\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)")

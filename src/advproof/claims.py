@@ -15,7 +15,10 @@ candidates pushed through the *same* function (STYLE §13-§14):
 
 A check with ``refutes=True`` is a refutation of a printed form: its subject is the formula as
 the source prints it, and it *passes* when the property test finds a counterexample. Its control
-is the corrected form, which the same property test must not refute.
+is the corrected form, which the same property test must not refute. An experiment check that
+refutes a *reported trend* in the book's small-scale run, where the source's own scale may
+behave otherwise, also says ``reproduction=True``: the claim is then "not reproduced", a finding
+about the run, not an erratum of the source.
 
 Claim status is computed by :mod:`advproof.ledger`, never typed.
 
@@ -111,6 +114,7 @@ class Check:
     doc: str = ""
     title: str = ""
     uses: tuple[str, ...] = ()
+    reproduction: bool = False
 
     @property
     def step_key(self) -> str | None:
@@ -155,12 +159,17 @@ class Claim:
         name: str | None = None,
         title: str = "",
         uses: Sequence[str] = (),
+        reproduction: bool = False,
     ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
-        """Register the decorated property test ``fn(candidate)`` as a check of this claim."""
+        """Register the decorated property test ``fn(candidate)`` as a check of this claim
+        (``reproduction``: see the module docstring)."""
         if kind not in CHECK_KINDS:
             raise RegistryError(f"{self.id}: check kind {kind!r} is not one of {CHECK_KINDS}")
         if control is None or not control_label:
             raise RegistryError(f"{self.id}: every check needs a control and a control_label")
+        if reproduction and not (refutes and kind == "experiment"):
+            raise RegistryError(f"{self.id}: reproduction=True marks an experiment check with "
+                                "refutes=True (a reported trend the run does not show)")
 
         def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
             check_name = name or fn.__name__
@@ -171,6 +180,7 @@ class Claim:
                 claim_id=self.id, name=check_name, kind=kind, fn=fn, subject=subject,
                 control=control, control_label=control_label, refutes=refutes,
                 tolerance=tolerance, doc=doc, title=title or doc, uses=tuple(uses),
+                reproduction=reproduction,
             ))
             return fn
 

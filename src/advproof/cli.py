@@ -31,8 +31,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print(repr(ledger.Badge(result)))
         s = report.summary()
         print(f"{s['claims']} claims: {s['verified']} verified, {s['corrected']} corrected, "
-              f"{s['refuted']} refuted, {s['failing']} failing, {s['not_checked']} not yet "
-              f"checked ({s['checks']} checks, {s['seconds']:.1f} s)")
+              f"{s['refuted']} refuted, {s['not_reproduced']} not reproduced, {s['failing']} "
+              f"failing, {s['not_checked']} not yet checked ({s['checks']} checks, "
+              f"{s['seconds']:.1f} s)")
         other = sorted({c.kind for r in report.claims if r.status == "not yet checked"
                         for c in r.claim.checks} - set(kinds))
         if other:

@@ -81,12 +81,13 @@ def problems(items: list[Item], registry: Registry) -> list[str]:
 
 
 def item_status(item: Item, statuses: dict[str, str]) -> str:
-    """``checked`` / ``corrected`` / ``failing`` / ``not yet checked`` from the claims' statuses,
-    or the reason's kind for an item without claims."""
+    """``checked`` / ``not reproduced`` / ``corrected`` / ``refuted`` / ``failing`` / ``not yet
+    checked`` from the claims' statuses (the worst wins), or the reason's kind for an item
+    without claims."""
     if not item.claims:
         return item.reason_kind or "?"
     found = [statuses.get(c, "not yet checked") for c in item.claims]
-    for status in ("failing", "not yet checked", "refuted", "corrected"):
+    for status in ("failing", "not yet checked", "refuted", "corrected", "not reproduced"):
         if status in found:
             return status
     return "checked"

@@ -6,6 +6,10 @@ Status is computed, never typed (foundation issue §2):
 * ``corrected``: the printed form is refuted by a counterexample (a ``refutes=True`` check) and
   the corrected form is verified by at least one other check;
 * ``refuted``: the printed form is refuted and no corrected form is checked;
+* ``not reproduced``: every refuting check is an experiment marked ``reproduction=True``: a
+  trend the source reports does not hold in the book's small-scale run (the check's control,
+  what the run shows instead, does hold). That is a finding about the run, not an error of the
+  source, so such claims go on their own page, not on the errata page;
 * ``verified``: every check passed and every control was rejected;
 * ``not yet checked``: the claim has no check (of the kinds that were run).
 
@@ -30,7 +34,7 @@ from typing import Any
 
 from advproof.claims import CHECK_KINDS, Check, CheckFailed, Claim, Registry, load_registry
 
-STATUSES = ("verified", "corrected", "refuted", "failing", "not yet checked")
+STATUSES = ("verified", "corrected", "refuted", "not reproduced", "failing", "not yet checked")
 #: Kinds that ``advproof verify`` runs by default: fast, float64, no data beyond the embedded set.
 DEFAULT_KINDS = ("symbolic", "numeric", "step")
 
@@ -52,6 +56,7 @@ class CheckResult:
     title: str = ""
     uses: tuple[str, ...] = ()
     key: str | None = None  # <claim>.step<k> for a proof step
+    reproduction: bool = False  # a refutation of a reported trend at the book's scale
 
     @property
     def ok(self) -> bool:
@@ -105,6 +110,7 @@ class Report:
             "verified": counts["verified"],
             "corrected": counts["corrected"],
             "refuted": counts["refuted"],
+            "not_reproduced": counts["not reproduced"],
             "failing": counts["failing"],
             "not_checked": counts["not yet checked"],
             "checks": sum(len(c.checks) for c in self.claims),
@@ -149,6 +155,7 @@ def run_check(check: Check) -> CheckResult:
         seconds=seconds, detail=detail, control_detail=control_detail,
         control_label=check.control_label, refutes=check.refutes, tolerance=check.tolerance,
         title=check.title, uses=check.uses, key=check.step_key,
+        reproduction=check.reproduction,
     )
 
 
@@ -158,7 +165,10 @@ def claim_status(claim: Claim, results: Sequence[CheckResult]) -> str:
         return "not yet checked"
     if not all(r.ok for r in results):
         return "failing"
-    if any(r.refutes for r in results):
+    refuting = [r for r in results if r.refutes]
+    if refuting and all(r.reproduction for r in refuting):
+        return "not reproduced"
+    if refuting:
         return "corrected" if any(not r.refutes for r in results) else "refuted"
     return "verified"
 
@@ -265,7 +275,7 @@ def verify(
 # Badges (notebooks)
 
 _COLOURS = {"verified": "#1a7f37", "corrected": "#9a6700", "refuted": "#9a6700",
-            "failing": "#cf222e", "not yet checked": "#57606a"}
+            "not reproduced": "#8250df", "failing": "#cf222e", "not yet checked": "#57606a"}
 
 
 def _mark(ok: bool) -> str:
@@ -416,8 +426,8 @@ def render_ledger(report: Report) -> str:
         "The [blueprint](blueprint.md) draws how the claims depend on each other, and the "
         "[coverage](coverage.md) pages list every numbered item of each source.", "",
         f"{s['claims']} claims: {s['verified']} verified, {s['corrected']} corrected, "
-        f"{s['refuted']} refuted, {s['failing']} failing, {s['not_checked']} not yet checked; "
-        f"{s['checks']} checks in {s['seconds']:.1f} s.", "",
+        f"{s['refuted']} refuted, {s['not_reproduced']} not reproduced, {s['failing']} failing, "
+        f"{s['not_checked']} not yet checked; {s['checks']} checks in {s['seconds']:.1f} s.", "",
         "| claim | title | sources | status | checks | controls rejected |",
         "|---|---|---|---|---|---|",
     ]
@@ -446,32 +456,64 @@ def render_ledger(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+def _finding(c: ClaimResult, heads: tuple[str, str, str]) -> list[str]:
+    """One entry: the printed form, the problem and the checked form, under ``heads``."""
+    e = c.claim.erratum
+    assert e is not None
+    evidence = [r for r in c.checks if r.refutes]
+    out = [
+        f"## `{c.claim.id}`: {c.claim.title}", "",
+        f"Sources: {'; '.join(c.claim.sources)}. Claim {_claim_link(c.claim.id)}, status "
+        f"{_status_md(c.status)}.", "",
+        heads[0], "", "$$", e.printed, "$$", "",
+        f"{heads[1]} {e.problem}", "",
+        heads[2], "", "$$", e.corrected, "$$", "",
+        "Evidence (measured at build time):", "",
+    ]
+    out += [f"- **{_mark(r.ok)}** `{r.name}`: {_cell(r.detail)}" for r in evidence]
+    return [*out, ""]
+
+
 def render_errata(report: Report) -> str:
     """The errata page (MyST): each printed form, its counterexample, the corrected form."""
     out = [
         "# Errata", "",
         "Generated from the claim registry by `advproof pages`; never edit it by hand. Each "
         "entry is a formula as a source prints it, the counterexample that refutes it (measured "
-        "when this page was built), and the corrected form the book checks instead.", "",
+        "when this page was built), and the corrected form the book checks instead. Reported "
+        "trends that the book's small runs do not show are not errors of the sources; they are "
+        "on the page [Not reproduced](not_reproduced.md).", "",
     ]
-    entries = [c for c in report.claims if c.claim.erratum is not None]
+    entries = [c for c in report.claims
+               if c.claim.erratum is not None and c.status != "not reproduced"]
     if not entries:
         out.append("No errata are registered.")
     for c in entries:
-        e = c.claim.erratum
-        assert e is not None
-        evidence = [r for r in c.checks if r.refutes]
-        out += [
-            f"## `{c.claim.id}`: {c.claim.title}", "",
-            f"Sources: {'; '.join(c.claim.sources)}. Claim {_claim_link(c.claim.id)}, status "
-            f"{_status_md(c.status)}.", "",
-            "As printed:", "", "$$", e.printed, "$$", "",
-            f"What is wrong: {e.problem}", "",
-            "Corrected form, checked by the book:", "", "$$", e.corrected, "$$", "",
-            "Evidence (measured at build time):", "",
-        ]
-        out += [f"- **{_mark(r.ok)}** `{r.name}`: {_cell(r.detail)}" for r in evidence]
-        out.append("")
+        out += _finding(c, ("As printed:", "What is wrong:",
+                            "Corrected form, checked by the book:"))
+    return "\n".join(out) + "\n"
+
+
+def render_not_reproduced(report: Report) -> str:
+    """The page of reported trends that the book's quick runs do not show (MyST)."""
+    out = [
+        "# Not reproduced", "",
+        "Generated from the claim registry by `advproof pages`; never edit it by hand. Each "
+        "entry is a trend or number a source reports that the book's quick run (small models, "
+        "the 8x8 digits or a toy, one seed) does not show, with the measurements, what the run "
+        "shows instead (checked), and why the scale may matter. None of them refutes the "
+        "source: the full-mode runs are the test at scale.", "",
+    ]
+    entries = [c for c in report.claims if c.status == "not reproduced"]
+    if not entries:
+        out.append("Every reported trend the book runs is reproduced.")
+    for c in entries:
+        if c.claim.erratum is None:  # a refuting experiment check without a stated reading
+            out += [f"## `{c.claim.id}`: {c.claim.title}", "",
+                    f"Claim {_claim_link(c.claim.id)}, status {_status_md(c.status)}.", ""]
+            continue
+        out += _finding(c, ("As reported:", "What the run shows:",
+                            "What the book's run shows instead (checked):"))
     return "\n".join(out) + "\n"
 
 
@@ -490,11 +532,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_pages(report: Report, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write ``ledger.md``, ``errata.md`` and ``ledger.json`` into ``out_dir``."""
+    """Write ``ledger.md``, ``errata.md``, ``not_reproduced.md`` and ``ledger.json`` into
+    ``out_dir``."""
     out = Path(out_dir)
     files = {
         out / "ledger.md": render_ledger(report),
         out / "errata.md": render_errata(report),
+        out / "not_reproduced.md": render_not_reproduced(report),
         out / "ledger.json": json.dumps(report.to_json(), indent=1) + "\n",
     }
     for path, text in files.items():

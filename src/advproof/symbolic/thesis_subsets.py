@@ -90,7 +90,8 @@ def gaps_not_increasing(gaps: dict[str, list[float]]) -> bool:
 
 
 @fig4_18.check(kind="experiment", subject=gaps_increase, control=gaps_not_increasing,
-               refutes=True, control_label="not both gaps increase (must hold)")
+               refutes=True, reproduction=True,
+               control_label="not both gaps increase (must hold)")
 def fig4_18_gap_grows_printed(statement: Callable[[dict[str, list[float]]], bool]) -> str:
     """Printed reading on the quick run: the gaps (best minus final robust test accuracy) of
     the random and the hard subset both increase with eps."""
@@ -200,7 +201,7 @@ def _order_holds(res, order: Sequence[str], which: str, eps_up: bool) -> str:  #
 
 
 @table4_5.check(kind="experiment", subject=(("easy", "random", "hard"), True),
-                control=(("hard", "random", "easy"), False), refutes=True,
+                control=(("hard", "random", "easy"), False), refutes=True, reproduction=True,
                 control_label="the reversed order, decreasing in eps (must hold)")
 def table4_5_printed_order(form: tuple[tuple[str, ...], bool]) -> str:
     """Printed order on the quick run: the spectral-product estimate increases from easy to
@@ -272,6 +273,7 @@ def _growth(res, subset: str, eps: float) -> float:  # noqa: ANN001
 
 
 @fig4_22.check(kind="experiment", subject="hard", control="easy", refutes=True,
+               reproduction=True,
                control_label="fastest on the easy subset (must hold)")
 def fig4_22_fastest_on_hard_printed(fastest: str) -> str:
     """Printed reading on the quick run: at every eps the estimate's growth factor over the run

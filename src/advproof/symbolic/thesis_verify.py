@@ -1456,7 +1456,7 @@ def per_at_not_cleaner(ours: float, baselines: list[float]) -> bool:
 
 
 @alg3_6.check(kind="experiment", subject=per_at_cleaner, control=per_at_not_cleaner,
-              refutes=True, tolerance=COMPARABLE_CRE,
+              refutes=True, reproduction=True, tolerance=COMPARABLE_CRE,
               control_label="no clean-error advantage (must hold)")
 def alg3_6_clean_error_printed(statement: Callable[[float, list[float]], bool]) -> str:
     """Printed reading on the quick run: PER+at's clean test error against KW's and IBP's,
@@ -1536,7 +1536,7 @@ def not_much_larger(ours: float, base: float) -> bool:
 
 
 @fig3_8.check(kind="experiment", subject=much_larger, control=not_much_larger, refutes=True,
-              tolerance=MUCH_LARGER, control_label="not much larger (must hold)")
+              reproduction=True, tolerance=MUCH_LARGER, control_label="not much larger (must hold)")
 def fig3_8_much_larger_printed(statement: Callable[[float, float], bool]) -> str:
     """Printed reading on the quick run: PER+at's total l1 norm against KW's (IBP's reported)."""
     res = per_toy()
@@ -1601,7 +1601,7 @@ def concentrated_not_more(ours: float, base: float) -> bool:
 
 
 @fig3_9.check(kind="experiment", subject=concentrated_more, control=concentrated_not_more,
-              refutes=True, tolerance=NEAR_TOP,
+              refutes=True, reproduction=True, tolerance=NEAR_TOP,
               control_label="not more concentrated (must hold)")
 def fig3_9_concentration_printed(statement: Callable[[float, float], bool]) -> str:
     """Printed reading on the quick run: among the test points with r >= eps, the share with
@@ -1925,7 +1925,7 @@ def maps_show_pattern(rho: float) -> bool:
 
 
 @fig3_5.check(kind="experiment", subject=maps_are_noise, control=maps_show_pattern,
-              refutes=True, tolerance=MAP_PATTERN,
+              refutes=True, reproduction=True, tolerance=MAP_PATTERN,
               control_label="the vanilla maps show the pattern (must hold)")
 def fig3_5_vanilla_noise_printed(statement: Callable[[float], bool]) -> str:
     """Printed reading on the quick run: the vanilla model's mean rho with the discriminative
