@@ -196,7 +196,7 @@ def does_not_grow(values: list[float]) -> bool:
 
 
 @fig15.check(kind="experiment", subject=grows, control=does_not_grow, refutes=True,
-             control_label="the loss barrier does not grow (must hold)")
+             reproduction=True, control_label="the loss barrier does not grow (must hold)")
 def fig15_loss_barrier_grows_printed(statement: Callable[[list[float]], bool]) -> str:
     """Printed reading on the quick run: the training-loss barrier along the learned curve
     increases with eps."""
