@@ -121,17 +121,61 @@ def _uniform(x: Tensor, eps: float, gen: torch.Generator) -> Tensor:
     return (torch.rand(x.shape, generator=gen, dtype=x.dtype) * 2 - 1).mul_(eps).to(x.device)
 
 
+@dataclass(frozen=True)
+class Alg41:
+    """Thesis Alg. 4.1 (003 §4.3.5) on top of ATTA: reweighting and adaptive targets.
+
+    After ``warmup`` epochs (one-hot targets, unit weights), every instance keeps a moving
+    average ``t~ <- rho t~ + (1 - rho) softmax(f(x + Delta))`` of its adversarial output
+    (started at the one-hot label), trains on the target ``t = beta 1_y + (1 - beta) t~``, and,
+    with ``reweight``, enters the batch loss with the weight ``w = softmax(f(x + Delta))_y``
+    (no gradient through it): ``sum_i w_i L(f(x_i + Delta_i), t_i) / sum_i w_i``. ``beta = 1``
+    without reweighting is ATTA itself.
+    """
+
+    reweight: bool = False
+    beta: float = 1.0
+    rho: float = 0.9
+    warmup: int = 5
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.beta <= 1.0 and 0.0 <= self.rho < 1.0 and self.warmup >= 0):
+            raise ValueError(f"Alg41 needs 0 <= beta <= 1, 0 <= rho < 1, warmup >= 0; got {self}")
+
+
 @dataclass
 class FastATResult:
     """Per-epoch records of :func:`fast_at`: wall seconds, gradient evaluations (input-gradient
     passes + parameter-gradient passes, each one forward-backward), mean step / eps, and the
-    final per-instance input-gradient norms at the clean points (``grad_norms``)."""
+    final per-instance input-gradient norms at the clean points (``grad_norms``). With
+    :class:`Alg41`: each instance's weight and its target's true-label probability, averaged
+    over the epochs after the warm-up (``weights``, ``target_true``)."""
 
     method: str
     epoch_seconds: list[float] = field(default_factory=list)
     grad_evals: list[int] = field(default_factory=list)
     mean_step: list[float] = field(default_factory=list)
     grad_norms: Tensor | None = None
+    weights: Tensor | None = None
+    target_true: Tensor | None = None
+
+
+def _alg41_loss(logits: Tensor, y: Tensor, idx: Tensor, alg: Alg41, tilde: Tensor, epoch: int,
+                sums: Tensor) -> Tensor:
+    """The batch loss of Alg. 4.1 (steps 4-6); updates ``tilde`` and the running ``sums``
+    (weight, target's true-label probability) of the instances ``idx`` in place."""
+    onehot = F.one_hot(y, logits.shape[1]).to(logits.dtype)
+    if epoch < alg.warmup:
+        target, w = onehot, torch.ones(len(y), dtype=logits.dtype, device=logits.device)
+    else:
+        p = logits.detach().softmax(1)
+        tilde[idx] = alg.rho * tilde[idx] + (1 - alg.rho) * p
+        target = alg.beta * onehot + (1 - alg.beta) * tilde[idx]
+        w = p.gather(1, y[:, None])[:, 0] if alg.reweight else torch.ones_like(p[:, 0])
+        sums[idx, 0] += w
+        sums[idx, 1] += target.gather(1, y[:, None])[:, 0]
+    per = -(target * logits.log_softmax(1)).sum(1)
+    return (w * per).sum() / w.sum()
 
 
 def input_grad_norms(model: nn.Module, X: Tensor, y: Tensor, batch: int = 512) -> Tensor:
@@ -158,6 +202,7 @@ def fast_at(
     weight_decay: float = 5e-4,
     seed: int = 0,
     callback: Callable[[int, nn.Module], None] | None = None,
+    alg41: Alg41 | None = None,
 ) -> FastATResult:
     """Train ``model`` by one-step adversarial training; returns :class:`FastATResult`.
 
@@ -166,10 +211,14 @@ def fast_at(
     perturbation, fixed step ``alpha``), "atas" (ATTA start and the per-instance ``rule``,
     default the thesis's (5.16)). SGD with momentum, learning rate ``lr`` decayed by 10 at 50%
     and 75% of the epochs. Every method costs two forward-backward passes per batch (one
-    input gradient, one parameter gradient); the count is measured, not assumed.
+    input gradient, one parameter gradient); the count is measured, not assumed. ``alg41``
+    (method "atta" only) trains with the thesis's reweighting and adaptive targets instead of
+    the plain cross-entropy (:class:`Alg41`), at no extra pass.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if alg41 is not None and method != "atta":
+        raise ValueError(f"Alg. 4.1 runs on top of ATTA: method must be 'atta', not {method!r}")
     if eps <= 0 or num_epochs < 1 or lr <= 0 or batch_size < 1:
         raise ValueError("need eps > 0, num_epochs >= 1, lr > 0, batch_size >= 1")
     if method == "atas":
@@ -183,6 +232,7 @@ def fast_at(
     if memory is not None and clip is not None:
         memory = _project(memory, X, eps, clip)
     v = torch.zeros(n, dtype=X.dtype, device=X.device)
+    state: dict[str, Tensor] = {}  # Alg. 4.1: the moving-average targets and running sums
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                           weight_decay=weight_decay)
     result = FastATResult(method)
@@ -216,7 +266,15 @@ def fast_at(
             if memory is not None:
                 memory[idx] = delta
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(xb + delta), yb).backward()
+            logits = model(xb + delta)
+            if alg41 is None:
+                F.cross_entropy(logits, yb).backward()
+            else:
+                if not state:  # the targets start at the one-hot labels
+                    state["tilde"] = F.one_hot(y, logits.shape[1]).to(logits.dtype)
+                    state["sums"] = torch.zeros(n, 2, dtype=logits.dtype, device=logits.device)
+                _alg41_loss(logits, yb, idx, alg41, state["tilde"], epoch,
+                            state["sums"]).backward()
             opt.step()
             evals += 1
         result.epoch_seconds.append(time.perf_counter() - start)
@@ -226,6 +284,9 @@ def fast_at(
             callback(epoch, model)
     model.eval()
     result.grad_norms = input_grad_norms(model, X, y)
+    if state and num_epochs > alg41.warmup:
+        mean = state["sums"] / (num_epochs - alg41.warmup)
+        result.weights, result.target_true = mean[:, 0], mean[:, 1]
     return result
 
 

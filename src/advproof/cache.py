@@ -104,7 +104,8 @@ def cached_run(name: str, mode: str = "quick", *, seed: int = 0, **kwargs: Any) 
 #: Started first by :func:`warm` (the longest quick runs, measured), so that the pool does not
 #: end on one long run while the other process idles.
 SLOW_FIRST: tuple[str, ...] = ("cheng_training", "liu_capacity", "thesis_atas", "liu_connectivity",
-                               "thesis_subsets", "thesis_subnet", "cheng_dynamics")
+                               "thesis_subsets", "thesis_reweight", "thesis_subnet",
+                               "cheng_dynamics")
 
 
 def _warm_one(name: str) -> tuple[str, float]:

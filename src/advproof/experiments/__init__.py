@@ -31,7 +31,8 @@ EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_traini
                                 "liu_landscape", "liu_pas", "thesis_atas", "thesis_subnet",
                                 "lyuzhu_appendix", "liu_capacity", "thesis_overfitting",
                                 "thesis_difficulty", "thesis_per", "thesis_nonuniform",
-                                "thesis_subsets", "liu_connectivity", "thesis_corruptions")
+                                "thesis_subsets", "liu_connectivity", "thesis_corruptions",
+                                "thesis_reweight")
 
 
 def config_hash(config: Any) -> str:
