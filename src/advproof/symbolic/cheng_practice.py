@@ -327,6 +327,7 @@ def u3_unconfident(which: str) -> str:
     subject=2.0,
     control=1.0,
     refutes=True,
+    reproduction=True,
     tolerance=2.0,
     control_label="at least as much as the rest (must hold)",
 )
