@@ -105,7 +105,7 @@ def test_collapse_helpers(monkeypatch):
 def landscape_tiny():
     cfg = replace(liu_landscape.CONFIGS["quick"], n_train=96, eps_grid=(0.0, 0.05),
                   num_epochs=1, batch_size=32, n_hessian=32, k_eig=2, lanczos_iters=6,
-                  n_random_theta=2, cos_a=(0.0, 0.2), n_cos=16)
+                  n_random_theta=2, cos_a=(0.0, 0.2), n_cos=16, surface_n=5)
     liu_landscape.CONFIGS["tiny"] = cfg
     yield liu_landscape.run("tiny")
     del liu_landscape.CONFIGS["tiny"]
@@ -121,7 +121,64 @@ def test_landscape_logs_every_update(landscape_tiny):
     assert set(res.eigenvalues) == {0.0, 0.05} and len(res.eigenvalues[0.0]) == 2
     assert res.cosine["top"][0] == pytest.approx(1.0) and res.cosine["random"][0] == 1.0
     assert res.extra["hvp_pitfall"]["same_start"] == 0.0
-    assert set(res.summary()) >= {"rho_top", "grad_first", "cos_top"}
+    assert set(res.summary()) >= {"rho_top", "grad_first", "cos_top", "fd_v1_normalised",
+                                  "rho_fd", "surface_mean_rise"}
+    for eps, grid in res.surface.items():
+        assert grid.shape == (5, 5) and np.isfinite(grid).all()
+        assert set(res.fd[eps]) == {"attacked", "fixed"} and res.fd[eps]["fixed"].shape == (2,)
+    # eps = 0: no attack, so re-running it changes nothing
+    np.testing.assert_array_equal(res.fd[0.0]["attacked"], res.fd[0.0]["fixed"])
+    assert res.surface_axis().tolist() == [-0.25, -0.125, 0.0, 0.125, 0.25]
+    assert len(res.to_json()["surface"]["0.05"]) == 5
+
+
+class _Quadratic(torch.nn.Module):
+    """A "model" whose loss is ``0.5 w^T A w + b^T w``: its Hessian is A everywhere."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(w.clone())
+
+
+def test_second_difference_of_a_quadratic_is_its_eigenvalue():
+    gen = torch.Generator().manual_seed(3)
+    Q, _ = torch.linalg.qr(torch.randn(6, 6, generator=gen, dtype=F64))
+    lams = torch.tensor([7.5, 3.0, 1.0, 0.5, -0.2, -2.0], dtype=F64)
+    A, b = Q @ torch.diag(lams) @ Q.T, torch.randn(6, generator=gen, dtype=F64)
+    net = _Quadratic(torch.randn(6, generator=gen, dtype=F64))
+    theta = net.w.detach().clone()
+
+    def loss(n: torch.nn.Module) -> float:
+        with torch.no_grad():
+            return float(0.5 * n.w @ A @ n.w + b @ n.w)
+
+    for j in (0, 1, 5):
+        for h in (1e-2, 0.05, 0.7):  # exact for a quadratic at any step
+            f = liu_landscape.loss_along(net, theta, Q[:, j], loss)
+            assert liu_landscape.fd_curvature(f, h) == pytest.approx(float(lams[j]), rel=1e-7)
+    mixed = (Q[:, 0] + Q[:, 1]) / math.sqrt(2)  # not an eigenvector: the Rayleigh quotient
+    f = liu_landscape.loss_along(net, theta, mixed, loss)
+    assert liu_landscape.fd_curvature(f, 0.1) == pytest.approx(5.25, rel=1e-7)
+    assert torch.equal(net.w.detach(), theta)  # parameters restored after every evaluation
+
+
+def test_loss_surface_is_centred_on_the_trained_parameters():
+    cfg = replace(liu_landscape.CONFIGS["quick"], surface_n=3, surface_r=0.1, pgd_steps=2)
+    model = liu_landscape.make_model(cfg, 0).eval()
+    gen = torch.Generator().manual_seed(4)
+    X, y = torch.rand(16, 1, 8, 8, generator=gen), torch.arange(16) % 10
+    theta = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    V, _ = torch.linalg.qr(torch.randn(theta.numel(), 2, generator=gen, dtype=F64))
+    grid = liu_landscape.loss_surface(model, X, y, V, 0.1, cfg, seed=1)
+    assert grid.shape == (3, 3)
+    assert grid[1, 1] == liu_landscape.adversarial_loss(model, X, y, 0.1, cfg, seed=1)
+    moved = liu_landscape.make_model(cfg, 0).eval()  # the corner a = (-r, +r), by hand
+    torch.nn.utils.vector_to_parameters(theta + (-0.1 * V[:, 0] + 0.1 * V[:, 1]).float(),
+                                        moved.parameters())
+    assert grid[0, 2] == pytest.approx(liu_landscape.adversarial_loss(moved, X, y, 0.1, cfg, 1),
+                                       rel=1e-5)
+    assert len(np.unique(grid)) == 9  # every point its own loss
+    assert torch.equal(torch.nn.utils.parameters_to_vector(model.parameters()), theta)
 
 
 def test_pgd_delta_is_deterministic_and_zero_at_eps_zero():

@@ -1982,3 +1982,72 @@ def fig11_range_shrinks(order: str) -> str:
             "not decreasing: " + ", ".join(f"{d:.3f}" for d in drop))
     return "loss drop by eps: " + ", ".join(f"{e}: {d:.3f}" for e, d in
                                              zip(res.steps, drop, strict=True))
+
+
+# 004 App. C.2.2, Fig. 12 (003 Fig. 4.6): the loss surfaces along the top-2 eigenvectors
+
+fig12 = CLAIMS.claim(
+    "liu.fig12",
+    title="Fig. 12: the adversarial loss along the top-2 Hessian eigenvectors is sharper for "
+          "larger eps",
+    sources=("004 App. C.2.2, Fig. 12", "003 Sec. 4.2.3, Fig. 4.6"),
+    kind="remark",
+    statement=r"""
+The adversarial training loss $\mathcal L_\epsilon(\theta + a_1\mathbf v_1 + a_2\mathbf v_2)$
+around the trained model, along the top two eigenvectors $\mathbf v_1, \mathbf v_2$ of its
+Hessian, is more sharply curved the larger $\epsilon$: the surfaces of Fig. 12 get steeper as the
+budget grows, the landscape picture of the rising eigenvalues of claim liu.fig2.""",
+    uses=("liu.fig2",),
+)
+
+
+def _reading(values: np.ndarray, order: str) -> np.ndarray:
+    """The per-eps series as measured, or read backwards (the control)."""
+    return values if order == "measured" else values[::-1]
+
+
+def _series(res, values: np.ndarray) -> str:  # noqa: ANN001 (an experiments.liu_landscape.Result)
+    """``eps: value`` pairs for a check's detail line."""
+    return ", ".join(f"{e:g}: {v:.3f}" for e, v in zip(res.steps, values, strict=True))
+
+
+@fig12.check(kind="experiment", subject="measured", control="reversed",
+             control_label="the series in reverse eps order", tolerance=0.8)
+def fig12_curvature_along_v1_rises(order: str) -> str:
+    """Quick run: Spearman rho(eps, (L_eps(theta + h v1) + L_eps(theta - h v1) - 2 L_eps(theta))
+    / h^2 / mean loss at 10 random theta) >= 0.8, h = 0.05, PGD re-run at every point."""
+    res = _landscape()
+    fd = _reading(res.normalised_fd(0), order)
+    rho = res.spearman(fd)
+    detail = (f"second difference along v1 / L(random) by eps {_series(res, fd)}: rho "
+              f"{rho:+.2f} (Lanczos lambda_1 / L(random) {_series(res, res.normalised_top())})")
+    require(rho >= 0.8, f"no rise: {detail}")
+    return detail
+
+
+@fig12.check(kind="experiment", subject="measured", control="reversed",
+             control_label="the series in reverse eps order", tolerance=0.8)
+def fig12_surface_rises_more(order: str) -> str:
+    """Quick run: Spearman rho(eps, mean of the 9 x 9 surface minus its centre, over the mean
+    loss at random theta) >= 0.8 (a1, a2 in [-0.25, 0.25])."""
+    res = _landscape()
+    rise = _reading(res.surface_rise("mean"), order)
+    rho = res.spearman(rise)
+    detail = f"mean rise of the surface / L(random) by eps {_series(res, rise)}: rho {rho:+.2f}"
+    require(rho >= 0.8, f"no rise: {detail}")
+    return detail
+
+
+@fig12.check(kind="experiment", subject="fixed", control="attacked", tolerance=0.03,
+             control_label="the attack re-run at theta +- h v (the curvature of L_eps itself)")
+def fig12_second_difference_matches_lanczos(which: str) -> str:
+    """Quick run, every eps, along v1 and v2: the second difference of the loss at the examples
+    of theta held fixed is within 3% of the Lanczos eigenvalue (the same operator)."""
+    res = _landscape()
+    parts = []
+    for i in (0, 1):
+        ratio = res.fd_ratio(i, which)
+        parts.append(f"v{i + 1}: {_series(res, ratio)}")
+        require(bool(np.all(np.abs(ratio - 1) <= 0.03)),
+                f"second difference / lambda ({which}) " + "; ".join(parts))
+    return f"second difference / lambda ({which}) by eps " + "; ".join(parts)
