@@ -1,13 +1,16 @@
-"""The subsets experiment (thesis 003 Figs. 4.18, 4.20, 4.22, Table 4.5) in smoke mode, its
-Result arithmetic and the claims' helpers."""
+"""The subsets experiment (thesis 003 Figs. 4.18-4.20, 4.22, Table 4.5) in smoke mode, its
+Result arithmetic, the l_2 threat model of its PGD and the claims' helpers."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
+import torch
 
+from advproof.experiments import thesis_overfitting as tov
 from advproof.experiments import thesis_subsets
 from advproof.symbolic import thesis_subsets as claims
 
@@ -17,7 +20,10 @@ def test_smoke_run_logs_every_curve_and_shares_the_identical_run():
     cfg = res.config
     assert sorted(res.grid) == sorted(f"{s}|{e}" for s in cfg.subsets for e in cfg.eps_grid)
     assert sorted(res.growth) == sorted(cfg.sizes)
-    for c in [*res.grid.values(), *res.growth.values()]:
+    assert sorted(res.grid_l2) == sorted(f"{s}|{e}" for s in cfg.subsets for e in cfg.l2_grid)
+    assert res.grid_l2["easy|1.0"] != res.grid["easy|0.1"]  # l_2 runs are their own runs
+    assert set(res.summary()["grid_l2"]) == {f"{s}|1" for s in cfg.subsets}
+    for c in [*res.grid.values(), *res.grid_l2.values(), *res.growth.values()]:
         assert c["epoch"] == [2, 4]  # every eval_every = 2 epochs of 4
         assert all(0 <= a <= 1 for a in c["robust_test"])
         assert all(lo <= up for lo, up in zip(c["lip_lower"], c["lip_upper"], strict=True))
@@ -58,3 +64,19 @@ def test_the_printed_reading_of_fig_4_18_needs_both_gaps_to_grow():
     assert claims.gaps_increase({"random": [0.0, 0.01, 0.02], "hard": [0.0, 0.1, 0.2]})
     assert not claims.gaps_increase({"random": [0.0, 0.0, 0.02], "hard": [0.0, 0.1, 0.2]})
     assert claims.gaps_not_increasing({"random": [0.02, 0.01, 0.0], "hard": [0.0, 0.1, 0.2]})
+
+
+def test_the_l2_threat_model_stays_in_the_l2_ball_and_fgsm_refuses_it():
+    cfg = tov.Config(eps=0.5, p=2.0, widths=(16,))
+    model = tov.make_model(cfg, 0)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(32, 64, generator=gen), torch.randint(0, 10, (32,), generator=gen)
+    delta = tov.perturb(model, x, y, "pgd", cfg, gen) - x
+    norms = delta.norm(dim=1)
+    assert float(norms.max()) <= 0.5 + 1e-5
+    assert float(delta.abs().max()) > 0.1  # far outside the l_inf ball of the same radius / 8
+    assert float(norms.min()) > 0.4  # PGD with step 2.5 eps / steps ends near the sphere
+    linf = tov.perturb(model, x, y, "pgd", tov.Config(eps=0.5 / 8, widths=(16,)), gen) - x
+    assert float(linf.abs().max()) <= 0.5 / 8 + 1e-6 and tov.Config().p == math.inf
+    with pytest.raises(ValueError, match="FGSM is an l_inf attack"):
+        tov.perturb(model, x, y, "fgsm", cfg, gen)

@@ -103,7 +103,8 @@ def cached_run(name: str, mode: str = "quick", *, seed: int = 0, **kwargs: Any) 
 
 #: Started first by :func:`warm` (the longest quick runs, measured), so that the pool does not
 #: end on one long run while the other process idles.
-SLOW_FIRST: tuple[str, ...] = ("cheng_training", "liu_capacity", "thesis_atas", "liu_connectivity",
+SLOW_FIRST: tuple[str, ...] = ("cheng_training", "liu_capacity", "thesis_atas", "thesis_co",
+                               "liu_connectivity",
                                "thesis_subsets", "thesis_reweight", "thesis_subnet",
                                "cheng_dynamics")
 

@@ -65,6 +65,8 @@ CLAIM_MODULES: tuple[str, ...] = ("advproof.symbolic.cheng", "advproof.symbolic.
                                   "advproof.symbolic.thesis_overfit",
                                   "advproof.symbolic.thesis_difficulty",
                                   "advproof.symbolic.thesis_reweight",
+                                  "advproof.symbolic.thesis_co",
+                                  "advproof.symbolic.thesis_curves",
                                   "advproof.symbolic.thesis_subsets",
                                   "advproof.symbolic.thesis_verify",
                                   "advproof.symbolic.thesis_efficient",

@@ -32,7 +32,7 @@ EXPERIMENTS: tuple[str, ...] = ("cheng_setting", "cheng_dynamics", "cheng_traini
                                 "lyuzhu_appendix", "liu_capacity", "thesis_overfitting",
                                 "thesis_difficulty", "thesis_per", "thesis_nonuniform",
                                 "thesis_subsets", "liu_connectivity", "thesis_corruptions",
-                                "thesis_reweight")
+                                "thesis_reweight", "thesis_co", "thesis_curves")
 
 
 def config_hash(config: Any) -> str:

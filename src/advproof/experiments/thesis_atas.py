@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,15 +145,17 @@ class Result:
                 "grad_norms": {k: [round(x, 6) for x in v] for k, v in self.grad_norms.items()}}
 
 
-def train_one(cfg: Config, X: torch.Tensor, y: torch.Tensor, eps: float, method: str, seed: int
+def train_one(cfg: Config, X: torch.Tensor, y: torch.Tensor, eps: float, method: str, seed: int,
+              callback: Callable[[int, nn.Module], None] | None = None
               ) -> tuple[nn.Module, atas.FastATResult]:
-    """Train a fresh :class:`DigitsCNN` with ``method`` (a key of :data:`METHODS`)."""
+    """Train a fresh :class:`DigitsCNN` with ``method`` (a key of :data:`METHODS`); ``callback``
+    as in :func:`advproof.atas.fast_at` (after every epoch)."""
     kind, ratio, rule = METHODS[method]
     model = DigitsCNN(cfg.width, cfg.hidden, seed=seed)
     kw: dict[str, Any] = {"rule": step_rule(cfg, rule)} if rule else {"alpha": ratio * eps}
     res = atas.fast_at(model, X, y, method=kind, eps=eps, num_epochs=cfg.num_epochs, lr=cfg.lr,
                        batch_size=cfg.batch_size, momentum=cfg.momentum,
-                       weight_decay=cfg.weight_decay, seed=seed, **kw)
+                       weight_decay=cfg.weight_decay, seed=seed, callback=callback, **kw)
     return model, res
 
 

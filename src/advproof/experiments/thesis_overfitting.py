@@ -25,6 +25,7 @@ decay 5e-4, LR / 10 at 1/2 and 3/4 of training) is kept, with base LR 0.05 for t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,7 @@ class Config:
     n_train: int | None = None
     n_test: int | None = None
     eps: float = 0.1
+    p: float = math.inf  # the threat model: l_inf (sign steps) or l_2 (normalised steps) PGD
     pgd_steps: int = 3  # training PGD, step 2.5 eps / steps, random start
     eval_steps: int = 5
     ref_epochs: int = 10
@@ -142,10 +144,12 @@ def perturb(model: nn.Module, x: torch.Tensor, y: torch.Tensor, method: str, cfg
     if method == "clean":
         return x
     if method == "fgsm":
+        if cfg.p != math.inf:
+            raise ValueError(f"FGSM is an l_inf attack; the config's norm is p = {cfg.p}")
         delta = attacks.fgsm(model, x, y, cfg.eps, clip=(0.0, 1.0))
     else:
         n = steps or cfg.pgd_steps
-        delta = attacks.pgd(model, x, y, eps=cfg.eps, alpha=2.5 * cfg.eps / n, steps=n,
+        delta = attacks.pgd(model, x, y, eps=cfg.eps, alpha=2.5 * cfg.eps / n, steps=n, p=cfg.p,
                             random_start=True, clip=(0.0, 1.0), generator=gen)
     return x + delta
 

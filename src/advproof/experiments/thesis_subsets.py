@@ -14,14 +14,17 @@ hardest training instances (by the difficulty (4.30)) and reports:
 
 Quick mode: the digits and the MLP of :mod:`advproof.experiments.thesis_overfitting` (its
 optimiser, schedule and PGD), the difficulty from its reference run (PGD training on the whole
-training set), subsets of 30 per class, l_inf eps in {0.05, 0.1, 0.2}, 40 epochs; growing subsets
-of the 10, 30 and 100 easiest per class at eps = 0.1. After every ``eval_every`` epochs: robust
+training set), subsets of 30 per class, l_inf eps in {0.05, 0.1, 0.2} and (Fig. 4.19) l_2 eps in
+{0.25, 0.5, 1.0} (l_2 PGD training and evaluation; each is 0.63 of the l_2 radius 8 eps of the
+l_inf ball of 0.05 / 0.1 / 0.2 on the 64 pixels, where the thesis's l_2 1.0 is 0.58 of that of
+8/255 on CIFAR-10's 3072), 40 epochs; growing subsets of the 10,
+30 and 100 easiest per class at l_inf eps = 0.1. After every ``eval_every`` epochs: robust
 test accuracy, and two l2 Lipschitz estimates of the logits (:mod:`advproof.lipschitz`): the
 product of the layers' spectral norms (an upper bound, the naive form of the Scaman-Virmaux
 estimate the thesis uses) and the largest input-Jacobian spectral norm over ``lip_points`` test
 images (a lower bound on the constant over the data).
 
-Unstated in the thesis and chosen here: the eps grid (its values are given only for Table 4.5),
+Unstated in the thesis and chosen here: the eps grids (their values are given only for Table 4.5),
 the growth sizes, the Lipschitz estimator (SeqLip's settings are not given) and its evaluation
 schedule.
 """
@@ -29,6 +32,7 @@ schedule.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +53,7 @@ class Config:
     """The grids; model, optimiser, PGD and evaluation are ``base``'s."""
 
     eps_grid: tuple[float, ...] = (0.05, 0.1, 0.2)
+    l2_grid: tuple[float, ...] = (0.25, 0.5, 1.0)  # Fig. 4.19: l_2 PGD training
     subsets: tuple[str, ...] = tov.SUBSETS
     sizes: tuple[int, ...] = (10, 30, 100)  # per class, the easiest first
     growth_eps: float = 0.1
@@ -58,9 +63,10 @@ class Config:
 
 CONFIGS: dict[str, Config] = {
     "quick": Config(),
-    "smoke": Config(eps_grid=(0.1, 0.2), sizes=(10, 30), lip_points=20,
+    "smoke": Config(eps_grid=(0.1, 0.2), l2_grid=(1.0,), sizes=(10, 30), lip_points=20,
                     base=tov.CONFIGS["smoke"]),
-    "full": Config(eps_grid=(2 / 255, 4 / 255, 8 / 255), growth_eps=8 / 255,
+    "full": Config(eps_grid=(2 / 255, 4 / 255, 8 / 255), l2_grid=(0.5, 0.75, 1.0),
+                   growth_eps=8 / 255,
                    sizes=(100, 300, 1000, 3000, 6000), lip_points=1000,
                    base=dataclasses.replace(tov.CONFIGS["full"], arch="mlp",
                                             widths=(1024, 1024))),
@@ -69,22 +75,24 @@ CONFIGS: dict[str, Config] = {
 
 @dataclass
 class Result:
-    """``grid[f"{subset}|{eps}"]`` and ``growth[per_class]``: per-evaluation curves (lists) of
-    ``epoch``, ``robust_test``, ``lip_upper`` (spectral product) and ``lip_lower`` (largest
-    local Jacobian norm)."""
+    """``grid[f"{subset}|{eps}"]``, ``grid_l2[f"{subset}|{eps}"]`` (l_2 training and
+    evaluation) and ``growth[per_class]``: per-evaluation curves (lists) of ``epoch``,
+    ``robust_test``, ``lip_upper`` (spectral product) and ``lip_lower`` (largest local Jacobian
+    norm)."""
 
     config: Config
     grid: dict[str, dict[str, list[float]]]
     growth: dict[int, dict[str, list[float]]]
     subset_difficulty: dict[str, float] = field(default_factory=dict)
+    grid_l2: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
-    def curve(self, subset: str, eps: float) -> dict[str, list[float]]:
-        """The curves of one (subset, eps) run."""
-        return self.grid[f"{subset}|{eps}"]
+    def curve(self, subset: str, eps: float, norm: str = "linf") -> dict[str, list[float]]:
+        """The curves of one (subset, eps) run under the ``norm`` ("linf" or "l2")."""
+        return (self.grid if norm == "linf" else self.grid_l2)[f"{subset}|{eps}"]
 
-    def gap(self, subset: str, eps: float) -> float:
+    def gap(self, subset: str, eps: float, norm: str = "linf") -> float:
         """Best minus final robust test accuracy of one run (the overfitting gap)."""
-        r = self.curve(subset, eps)["robust_test"]
+        r = self.curve(subset, eps, norm)["robust_test"]
         return float(max(r) - r[-1])
 
     def lip(self, subset: str, eps: float, which: str = "lip_upper") -> float:
@@ -101,11 +109,16 @@ class Result:
                 for s in cfg.subsets for e in cfg.eps_grid}
         growth = {k: {"best": round(max(c["robust_test"]), 4),
                       "final": round(c["robust_test"][-1], 4)} for k, c in self.growth.items()}
-        return {"grid": rows, "growth": growth, "subset_difficulty": self.subset_difficulty}
+        l2 = {f"{s}|{e:g}": {"gap": round(self.gap(s, e, "l2"), 4),
+                             "best_robust_test": round(max(self.curve(s, e, "l2")["robust_test"]),
+                                                       4)}
+              for s in cfg.subsets for e in cfg.l2_grid if f"{s}|{e}" in self.grid_l2}
+        return {"grid": rows, "grid_l2": l2, "growth": growth,
+                "subset_difficulty": self.subset_difficulty}
 
     def to_json(self) -> dict[str, Any]:
         """The summary and every curve."""
-        return {"summary": self.summary(), "grid": self.grid,
+        return {"summary": self.summary(), "grid": self.grid, "grid_l2": self.grid_l2,
                 "growth": {str(k): v for k, v in self.growth.items()}}
 
 
@@ -145,23 +158,26 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
     with single_thread():
         _, ref_losses = tov.train(cfg.base, tr.X, tr.y, "pgd", cfg.base.ref_epochs, seed)
         d = dif.difficulty(ref_losses)
-        runs: dict[tuple[float, bytes], dict[str, list[float]]] = {}
+        runs: dict[tuple[float, float, bytes], dict[str, list[float]]] = {}
 
-        def train_on(idx: np.ndarray, eps: float) -> dict[str, list[float]]:
+        def train_on(idx: np.ndarray, eps: float, p: float = math.inf
+                     ) -> dict[str, list[float]]:
             idx = np.sort(idx)
-            k = (eps, idx.tobytes())  # the same data and eps: the same run
+            k = (p, eps, idx.tobytes())  # the same data, norm and eps: the same run
             if k not in runs:
                 t = torch.from_numpy(idx)
-                runs[k] = _train_logged(dataclasses.replace(cfg.base, eps=eps), tr.X[t], tr.y[t],
-                                        te, seed, cfg.lip_points)
+                runs[k] = _train_logged(dataclasses.replace(cfg.base, eps=eps, p=p), tr.X[t],
+                                        tr.y[t], te, seed, cfg.lip_points)
             return runs[k]
 
-        grid, means = {}, {}
+        grid, grid_l2, means = {}, {}, {}
         for s in cfg.subsets:
             idx = dif.balanced_subset(d, labels, cfg.base.per_class, s, seed=seed)
             means[s] = round(float(d[idx].mean()), 4)
             for eps in cfg.eps_grid:
                 grid[f"{s}|{eps}"] = train_on(idx, eps)
+            for eps in cfg.l2_grid:
+                grid_l2[f"{s}|{eps}"] = train_on(idx, eps, 2.0)
         growth = {k: train_on(dif.balanced_subset(d, labels, k, "easy", seed=seed),
                               cfg.growth_eps) for k in cfg.sizes}
-    return Result(cfg, grid, growth, means)
+    return Result(cfg, grid, growth, means, grid_l2)

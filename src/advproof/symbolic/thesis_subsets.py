@@ -1,8 +1,8 @@
 """Subsets by difficulty over budgets and sizes, and the Lipschitz estimates of the models trained
-on them (thesis 003 §4.3.2-4.3.4: Figs. 4.18, 4.20, 4.22, Table 4.5), measured on the 8x8 digits
+on them (thesis 003 §4.3.2-4.3.4: Figs. 4.18-4.20, 4.22, Table 4.5), measured on the 8x8 digits
 by :mod:`advproof.experiments.thesis_subsets`.
 
-Claims: thesis.fig4_18, thesis.fig4_20, thesis.table4_5, thesis.fig4_22.
+Claims: thesis.fig4_18, thesis.fig4_19, thesis.fig4_20, thesis.table4_5, thesis.fig4_22.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ NO_GAP = 0.02
 
 fig4_18 = CLAIMS.claim(
     "thesis.fig4_18",
-    title="Figs. 4.18-4.19: robust overfitting on the random and hard subsets grows with eps "
+    title="Fig. 4.18: robust overfitting on the random and hard subsets grows with l_inf eps "
           "(not reproduced on the digits: no overfitting)",
-    sources=("003 Figs. 4.18-4.19 and §4.3.2",),
+    sources=("003 Fig. 4.18 and §4.3.2",),
     kind="remark",
     statement=r"""
 Trained by PGD on class-balanced random or hard subsets, a model overfits more (a larger gap
@@ -70,8 +70,37 @@ easy subset it does not overfit.""",
 )
 
 
-def _gaps(res, subset: str) -> list[float]:  # noqa: ANN001 (a thesis_subsets.Result)
-    return [res.gap(subset, e) for e in res.config.eps_grid]
+def _grid(res, norm: str) -> tuple[float, ...]:  # noqa: ANN001 (a thesis_subsets.Result)
+    return res.config.eps_grid if norm == "linf" else res.config.l2_grid
+
+
+def _gaps(res, subset: str, norm: str = "linf") -> list[float]:  # noqa: ANN001
+    return [res.gap(subset, e, norm) for e in _grid(res, norm)]
+
+
+def _gap_trend(statement: Callable[[dict[str, list[float]]], bool], norm: str) -> str:
+    res = measured()
+    gaps = {s: _gaps(res, s, norm) for s in SUBSETS}
+    detail = "; ".join(f"{s}: " + ", ".join(f"eps {e:g} {g:.4f}" for e, g in
+                                            zip(_grid(res, norm), gaps[s], strict=True))
+                       for s in SUBSETS)
+    require(statement(gaps), detail)
+    return detail
+
+
+def _no_overfitting(transform: Callable[[Sequence[float]], list[float]], norm: str,
+                    up_to: float) -> str:
+    res = measured()
+    worst = 0.0
+    for s in SUBSETS:
+        for e in _grid(res, norm):
+            if e > up_to:
+                continue
+            r = transform(res.curve(s, e, norm)["robust_test"])
+            gap = max(r) - r[-1]
+            require(gap <= NO_GAP, f"{s}, eps {e:g}: best {max(r):.3f}, final {r[-1]:.3f}")
+            worst = max(worst, gap)
+    return f"largest gap at eps <= {up_to:g}: {worst:.4f} (limit {NO_GAP})"
 
 
 def _increasing(v: Sequence[float]) -> bool:
@@ -95,13 +124,7 @@ def gaps_not_increasing(gaps: dict[str, list[float]]) -> bool:
 def fig4_18_gap_grows_printed(statement: Callable[[dict[str, list[float]]], bool]) -> str:
     """Printed reading on the quick run: the gaps (best minus final robust test accuracy) of
     the random and the hard subset both increase with eps."""
-    res = measured()
-    gaps = {s: _gaps(res, s) for s in SUBSETS}
-    detail = "; ".join(f"{s}: " + ", ".join(f"eps {e:g} {g:.4f}" for e, g in
-                                            zip(res.config.eps_grid, gaps[s], strict=True))
-                       for s in SUBSETS)
-    require(statement(gaps), detail)
-    return detail
+    return _gap_trend(statement, "linf")
 
 
 @fig4_18.check(kind="experiment", subject=_same, control=shuffled, tolerance=NO_GAP,
@@ -109,17 +132,51 @@ def fig4_18_gap_grows_printed(statement: Callable[[dict[str, list[float]]], bool
 def fig4_18_no_overfitting(transform: Callable[[Sequence[float]], list[float]]) -> str:
     """Quick run: at every eps <= 0.1 and on every subset the final robust test accuracy is
     within 0.02 of the run's best (a shuffled curve ends far from its best)."""
-    res = measured()
-    worst = 0.0
-    for s in SUBSETS:
-        for e in res.config.eps_grid:
-            if e > 0.1:
-                continue
-            r = transform(res.curve(s, e)["robust_test"])
-            gap = max(r) - r[-1]
-            require(gap <= NO_GAP, f"{s}, eps {e:g}: best {max(r):.3f}, final {r[-1]:.3f}")
-            worst = max(worst, gap)
-    return f"largest gap at eps <= 0.1: {worst:.4f} (limit {NO_GAP})"
+    return _no_overfitting(transform, "linf", 0.1)
+
+
+fig4_19 = CLAIMS.claim(
+    "thesis.fig4_19",
+    title="Fig. 4.19: robust overfitting on the random and hard subsets grows with l_2 eps "
+          "(not reproduced on the digits: the hard subset does not overfit)",
+    sources=("003 Fig. 4.19 and §4.3.2",),
+    kind="remark",
+    statement=r"""
+The same as Fig. 4.18 with $\ell_2$ budgets: trained by $\ell_2$ PGD on class-balanced random or
+hard subsets, a model overfits more the larger $\epsilon$; on the easy subset it does not
+overfit.""",
+    uses=("thesis.eq4_30",),
+    erratum=Erratum(
+        printed=r"\mathrm{gap}_{\text{random}}(\epsilon),\ \mathrm{gap}_{\text{hard}}(\epsilon)"
+                r"\ \text{increase with the } \ell_2\ \epsilon",
+        problem="Not reproduced at the book's scale (the digits, the 2 x 256 MLP, 300-instance "
+                "subsets, l_2 eps in {0.25, 0.5, 1.0}, one seed): the random subset's gap grows "
+                "with eps, but the hard subset's is 0 at eps 0.25 and 0.5, and at eps <= 0.5 "
+                "no run ends more than 0.02 below its best (checks "
+                "fig4_19_gap_grows_printed, fig4_19_no_overfitting). The gaps at eps = 1.0 "
+                "(easy the largest) come from early peaks of barely robust models. The toy "
+                "neither confirms nor refutes the CIFAR-10 curves.",
+        corrected=r"\text{on the digits: } \mathrm{gap}(\text{subset}, \epsilon) \le 0.02 "
+                  r"\text{ for every subset and } \ell_2\ \epsilon \le 0.5",
+    ),
+)
+
+
+@fig4_19.check(kind="experiment", subject=gaps_increase, control=gaps_not_increasing,
+               refutes=True, reproduction=True,
+               control_label="not both gaps increase (must hold)")
+def fig4_19_gap_grows_printed(statement: Callable[[dict[str, list[float]]], bool]) -> str:
+    """Printed reading on the quick run, l_2 PGD: the gaps of the random and the hard subset
+    both increase with eps."""
+    return _gap_trend(statement, "l2")
+
+
+@fig4_19.check(kind="experiment", subject=_same, control=shuffled, tolerance=NO_GAP,
+               control_label="each robust test curve shuffled in time")
+def fig4_19_no_overfitting(transform: Callable[[Sequence[float]], list[float]]) -> str:
+    """Quick run, l_2 PGD: at every eps <= 0.5 and on every subset the final robust test
+    accuracy is within 0.02 of the run's best."""
+    return _no_overfitting(transform, "l2", 0.5)
 
 
 # --- Fig. 4.20: growing subsets from the easiest -----------------------------------------------
