@@ -47,6 +47,38 @@ def test_the_warm_up_trains_on_the_labels_with_unit_weights():
     assert tilde.abs().sum() == 0 and sums.abs().sum() == 0
 
 
+def test_sat_weighs_by_the_largest_target_entry():
+    gen = torch.Generator().manual_seed(2)
+    logits = torch.randn(3, 4, dtype=torch.float64, generator=gen)
+    y = torch.tensor([1, 0, 3])
+    tilde = torch.softmax(torch.randn(3, 4, dtype=torch.float64, generator=gen), 1)
+    before = tilde.clone()
+    sums = torch.zeros(3, 2, dtype=torch.float64)
+    alg = atas.Alg41(sat=True, beta=0.0, rho=0.5, warmup=0)
+    loss = atas._alg41_loss(logits, y, torch.arange(3), alg, tilde, epoch=0, sums=sums)
+    target = 0.5 * before + 0.5 * logits.softmax(1)  # beta = 0: the moving average itself
+    w = target.max(1).values
+    expected = (w * -(target * logits.log_softmax(1)).sum(1)).sum() / w.sum()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-12)
+    torch.testing.assert_close(sums[:, 0], w)
+    with pytest.raises(ValueError, match="choose one weighting"):
+        atas.Alg41(reweight=True, sat=True)
+
+
+def test_iat_budgets_stay_in_range_and_shrink_for_unlearnable_instances():
+    from advproof.experiments.thesis_overfitting import Config
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(48, 64, generator=gen)
+    y = torch.randint(0, 10, (48,), generator=gen)  # random labels: hard to fit, easy to attack
+    cfg = Config(widths=(64,), eps=0.1, batch_size=16)
+    model, budget = thesis_reweight.train_iat(cfg, X, y, epochs=4, warmup=1, gamma=0.02,
+                                              eps_max=0.2, seed=0)
+    assert budget.shape == (48,) and (budget >= 0).all() and (budget <= 0.2).all()
+    assert budget.mean() < 0.1  # misclassified examples lower their budget
+    assert not model.training
+
+
 def test_alg41_reduces_to_atta_and_records_its_averages():
     assert claims._atta_params(atas.Alg41(warmup=0)).allclose(claims._atta_params(None),
                                                                atol=1e-6)
@@ -72,7 +104,11 @@ def test_bad_settings_are_clear_errors():
 
 def test_smoke_run():
     res = thesis_reweight.run("smoke", seed=0)
-    assert sorted(res.curves) == ["atta", "beta=0.1", "reweight"]
+    assert sorted(res.curves) == ["atta", "beta=0.1", "reweight", "sat"]
+    assert res.iat_eps.shape == res.sat_weights.shape == res.difficulty.shape
+    assert all(len(v) == 10 for v in res.sat_group_acc.values())
+    assert set(res.summary()["case_studies"]) == {"iat_eps_by_group", "sat_weight_by_group",
+                                                  "sat_group_acc"}
     for c in res.curves.values():
         assert c["epoch"] == [2, 4] and all(0 <= e <= 1 for e in c["robust_test"])
     n = len(res.difficulty)

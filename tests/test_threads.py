@@ -1,9 +1,10 @@
-"""The thread-count helper: set inside the block, restored on exit (errors included)."""
+"""The thread-count helper: set inside the block, restored on exit (errors included); spread:
+the same jobs in spawned processes give the same list."""
 
 import pytest
 import torch
 
-from advproof.threads import single_thread, threads
+from advproof.threads import single_thread, spread, threads
 
 
 def test_threads_sets_and_restores_the_callers_setting():
@@ -33,3 +34,13 @@ def test_single_thread_works_as_a_decorator():
 def test_bad_thread_counts_are_refused(bad):
     with pytest.raises(ValueError, match="thread count"), threads(bad):
         pass
+
+
+def test_spread_keeps_the_order_and_matches_the_serial_run():
+    jobs = [(k, 3) for k in range(5)]
+    serial = spread(divmod, jobs, workers=1)
+    assert serial == [divmod(k, 3) for k in range(5)]
+    assert spread(divmod, jobs, workers=2) == serial  # two spawned processes, same list
+    assert spread(divmod, [], workers=2) == []
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        spread(divmod, jobs, workers=-1)

@@ -130,17 +130,22 @@ class Alg41:
     (started at the one-hot label), trains on the target ``t = beta 1_y + (1 - beta) t~``, and,
     with ``reweight``, enters the batch loss with the weight ``w = softmax(f(x + Delta))_y``
     (no gradient through it): ``sum_i w_i L(f(x_i + Delta_i), t_i) / sum_i w_i``. ``beta = 1``
-    without reweighting is ATTA itself.
+    without reweighting is ATTA itself. ``sat`` weighs by ``w = max_j t_j`` instead, the rule
+    of self-adaptive training (Huang et al. 2020; thesis Fig. 4.23 with ``beta = 0``).
     """
 
     reweight: bool = False
     beta: float = 1.0
     rho: float = 0.9
     warmup: int = 5
+    sat: bool = False
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.beta <= 1.0 and 0.0 <= self.rho < 1.0 and self.warmup >= 0):
             raise ValueError(f"Alg41 needs 0 <= beta <= 1, 0 <= rho < 1, warmup >= 0; got {self}")
+        if self.reweight and self.sat:
+            raise ValueError("Alg41: choose one weighting, reweight (true-label probability) or "
+                             "sat (largest target entry)")
 
 
 @dataclass
@@ -149,7 +154,8 @@ class FastATResult:
     passes + parameter-gradient passes, each one forward-backward), mean step / eps, and the
     final per-instance input-gradient norms at the clean points (``grad_norms``). With
     :class:`Alg41`: each instance's weight and its target's true-label probability, averaged
-    over the epochs after the warm-up (``weights``, ``target_true``)."""
+    over the epochs after the warm-up (``weights``, ``target_true``), and the final moving
+    averages ``t~`` (``targets``, (N, classes))."""
 
     method: str
     epoch_seconds: list[float] = field(default_factory=list)
@@ -158,6 +164,7 @@ class FastATResult:
     grad_norms: Tensor | None = None
     weights: Tensor | None = None
     target_true: Tensor | None = None
+    targets: Tensor | None = None
 
 
 def _alg41_loss(logits: Tensor, y: Tensor, idx: Tensor, alg: Alg41, tilde: Tensor, epoch: int,
@@ -171,7 +178,10 @@ def _alg41_loss(logits: Tensor, y: Tensor, idx: Tensor, alg: Alg41, tilde: Tenso
         p = logits.detach().softmax(1)
         tilde[idx] = alg.rho * tilde[idx] + (1 - alg.rho) * p
         target = alg.beta * onehot + (1 - alg.beta) * tilde[idx]
-        w = p.gather(1, y[:, None])[:, 0] if alg.reweight else torch.ones_like(p[:, 0])
+        if alg.sat:
+            w = target.max(1).values
+        else:
+            w = p.gather(1, y[:, None])[:, 0] if alg.reweight else torch.ones_like(p[:, 0])
         sums[idx, 0] += w
         sums[idx, 1] += target.gather(1, y[:, None])[:, 0]
     per = -(target * logits.log_softmax(1)).sum(1)
@@ -287,6 +297,7 @@ def fast_at(
     if state and num_epochs > alg41.warmup:
         mean = state["sums"] / (num_epochs - alg41.warmup)
         result.weights, result.target_true = mean[:, 0], mean[:, 1]
+        result.targets = state["tilde"]
     return result
 
 

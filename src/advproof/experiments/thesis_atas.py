@@ -18,11 +18,8 @@ from the scale of the per-sample input-gradient norms on this data), the learnin
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +28,7 @@ import torch
 from torch import nn
 
 from advproof import atas, data
-from advproof.threads import single_thread
+from advproof.threads import single_thread, spread
 
 __all__ = ["CONFIGS", "Config", "DigitsCNN", "Result", "run"]
 
@@ -195,15 +192,7 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
     cfg = CONFIGS[mode]
     jobs = [(cfg, eps, m, seed + s, seed + 10_000, data_dir) for s in cfg.seeds for eps in cfg.eps
             for m in cfg.methods]
-    workers = min(len(jobs), workers or min(2, os.cpu_count() or 1))
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1:
-        done = [_run_one(*job) for job in jobs]
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = list(pool.map(_run_one, *zip(*jobs, strict=True)))
+    done = spread(_run_one, jobs, workers)
     runs = [row for row, _ in done]
     first = seed + cfg.seeds[0]
     norms = {f"{row['eps']}|{row['method']}": g for row, g in done if row["seed"] == first}

@@ -30,9 +30,6 @@ subsets, the surface grid and its random direction.
 from __future__ import annotations
 
 import copy
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +40,7 @@ from torch import nn
 
 from advproof import atas, data
 from advproof.experiments import thesis_atas as tat
-from advproof.threads import single_thread
+from advproof.threads import single_thread, spread
 
 __all__ = ["CONFIGS", "Config", "Result", "loss_surface", "run"]
 
@@ -193,14 +190,6 @@ def run(mode: str = "quick", *, seed: int = 0, device: str = "cpu",
         raise ValueError(f"thesis_co runs on the CPU in this version; got device {device!r}")
     cfg = CONFIGS[mode]
     jobs = [(cfg, eps, m, seed, data_dir) for eps in cfg.eps for m in cfg.methods]
-    workers = min(len(jobs), workers or min(2, os.cpu_count() or 1))
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1:
-        done = [_run_one(*job) for job in jobs]
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = list(pool.map(_run_one, *zip(*jobs, strict=True)))
+    done = spread(_run_one, jobs, workers)
     return Result(cfg, {k: c for k, c, _ in done}, {k: s for k, _, s in done},
                   np.linspace(-1.0, 1.0, cfg.grid))
