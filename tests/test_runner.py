@@ -105,6 +105,9 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_result(tmp_path):
     (["run", "nope"], "unknown experiment 'nope'"),
     (["run", "cheng_setting", "--device", "cuda"], "no CUDA GPU"),
     (["run", "cheng_setting", "--mode", "full", "--data", "/nonexistent"], "ADVPROOF_DATA"),
+    (["run", "cheng_setting", "--mode", "cifar10"], "experiment cheng_setting has no 'cifar10'"),
+    (["run", "thesis_overfitting", "--mode", "cifar10", "--data", "/nonexistent"],
+     "cifar-10-batches-py"),
 ])
 def test_bad_input_gives_one_clear_line(args, message, tmp_path):
     run = subprocess.run([sys.executable, "-m", "advproof.cli", *args, "--out", str(tmp_path)],

@@ -80,3 +80,25 @@ def test_the_l2_threat_model_stays_in_the_l2_ball_and_fgsm_refuses_it():
     assert float(linf.abs().max()) <= 0.5 / 8 + 1e-6 and tov.Config().p == math.inf
     with pytest.raises(ValueError, match="FGSM is an l_inf attack"):
         tov.perturb(model, x, y, "fgsm", cfg, gen)
+
+
+def test_the_cifar10_mode_trains_preact_resnet18_and_evaluates_in_chunks():
+    import dataclasses
+
+    from advproof import models
+
+    full = tov.make_model(tov.CONFIGS["cifar10"], 0)
+    assert isinstance(full, models.PreActResNet18) and full.conv1.out_channels == 64
+    cfg = dataclasses.replace(tov.CONFIGS["cifar10"], channels=(4, 8), pgd_steps=1, eval_steps=1,
+                              batch_size=4)  # a narrow PreAct-ResNet18, for speed
+    gen = torch.Generator().manual_seed(0)
+    X, y = torch.rand(8, 3, 32, 32, generator=gen), torch.randint(0, 10, (8,), generator=gen)
+    model, losses = tov.train(cfg, X, y, "pgd", 1, seed=0)
+    assert isinstance(model, models.PreActResNet18) and not model.training
+    assert losses.shape == (1, 8) and np.isfinite(losses).all() and (losses > 0).all()
+    whole = dataclasses.replace(cfg, eval_batch=4096)
+    for robust in (False, True):  # three chunks of 3, 3, 2 inputs: the same count
+        acc = tov.accuracy(model, X, y, dataclasses.replace(cfg, eval_batch=3), 0, robust)
+        assert 0 <= acc <= 1 and acc * 8 == round(acc * 8)
+        if not robust:
+            assert acc == tov.accuracy(model, X, y, whole, 0, robust)

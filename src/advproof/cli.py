@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from advproof import ledger
 from advproof.claims import CHECK_KINDS, RegistryError, load_registry
+from advproof.experiments import MODES
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -177,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one experiment and write its artifact")
     run.add_argument("name", help="experiment name, e.g. cheng_setting")
-    run.add_argument("--mode", choices=("quick", "full", "smoke"), default="quick",
-                     help="quick: CPU minutes; full: paper scale; smoke: the runner's own tests")
+    run.add_argument("--mode", choices=MODES, default="quick",
+                     help="quick: CPU minutes; full: paper scale; smoke: the runner's own tests; "
+                          "cifar10: the paper's data and model from --data (some experiments)")
     run.add_argument("--device", default="cpu", help="cpu or cuda")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--data", default=None, metavar="DIR", help="folder with local data files")
@@ -187,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="run every experiment whose artifact is missing or "
                                            "stale, or list one command per experiment and seed")
-    rep.add_argument("--mode", choices=("quick", "full", "smoke"), default="full")
+    rep.add_argument("--mode", choices=MODES, default="full")
     rep.add_argument("--only", metavar="GLOB", help="experiment names matching GLOB")
     rep.add_argument("--list", action="store_true",
                      help="print one independent `advproof run` command per experiment and seed")

@@ -76,7 +76,9 @@ def provenance(*, seed: int, device: str, config: Any) -> dict[str, Any]:
     }
 
 
-MODES: tuple[str, ...] = ("quick", "full", "smoke")
+#: quick: CPU minutes; full: a larger scale on the runner; smoke: the runner's own tests;
+#: cifar10: the paper's dataset and model from local files (only some experiments have it).
+MODES: tuple[str, ...] = ("quick", "full", "smoke", "cifar10")
 
 
 class Checkpoint:
@@ -138,6 +140,9 @@ def run(name: str, *, mode: str = "quick", device: str = "cpu", seed: int = 0,
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     mod = module(name)
+    if mode not in mod.CONFIGS:
+        raise ValueError(f"experiment {name} has no {mode!r} mode; it has "
+                         f"{', '.join(sorted(mod.CONFIGS))}")
     check_device(device)
     folder = artifact_folder(name, mode, seed, out_dir) if out_dir is not None else None
     ckpt = Checkpoint(folder / "ckpt" if folder is not None else None)
