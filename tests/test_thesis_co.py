@@ -85,6 +85,8 @@ def test_the_pgd_loss_is_at_least_the_clean_loss():
         model, X, y, 0.1, steps=5, seed=0)
 
 
+# two epochs at eps 0.3 leave the smoke nets dead (constant outputs): the attack engine says so
+@pytest.mark.filterwarnings("ignore::advproof.attacks.ZeroInputGradientWarning")
 def test_smoke_run_and_bad_settings():
     res = thesis_co.run("smoke", seed=0, workers=1)
     assert sorted(res.curves) == ["0.3|ATAS thesis", "0.3|FGSM"]

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advproof import atas, data
+from advproof import atas, attacks, data
 from advproof.experiments import thesis_atas as tat
 from advproof.threads import single_thread, spread
 
@@ -107,20 +107,17 @@ class Result:
 
 def fgsm_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, eps: float) -> float:
     """Accuracy under FGSM from the clean point (one step of size eps), pixels in [0, 1]."""
-    g = atas.per_sample_input_grad(model, X, y)
+    delta = attacks.fgsm(model, X, y, eps, clip=(0.0, 1.0))
     with torch.no_grad():
-        return float((model((X + eps * g.sign()).clamp(0, 1)).argmax(1) == y).double().mean())
+        return float((model(X + delta).argmax(1) == y).double().mean())
 
 
 def pgd_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
              seed: int) -> float:
-    """Mean cross-entropy at l_inf PGD examples (step eps / 4, one random start)."""
-    gen = torch.Generator().manual_seed(seed)
-    delta = ((torch.rand(X.shape, generator=gen, dtype=X.dtype) * 2 - 1) * eps)
-    delta = (X + delta).clamp(0, 1) - X
-    for _ in range(steps):
-        g = atas.per_sample_input_grad(model, X + delta, y)
-        delta = ((delta + eps / 4 * g.sign()).clamp(-eps, eps) + X).clamp(0, 1) - X
+    """Mean cross-entropy at l_inf PGD examples (step eps / 4, one random start from
+    ``seed``), pixels in [0, 1]."""
+    delta = attacks.pgd(model, X, y, eps=eps, alpha=eps / 4, steps=steps, random_start=True,
+                        clip=(0.0, 1.0), generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         return float(F.cross_entropy(model(X + delta), y))
 
